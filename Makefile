@@ -1,0 +1,44 @@
+# Everything a reader, a learner or CI needs, on a fresh machine with Python 3.11 and make.
+#   make book   build the HTML (Jupyter Book 1, warnings are errors) and print the page to open
+#   make test   lint, then every test: library, sync checks, grading, browser, every notebook (nbval)
+#   make lab    open the notebooks in JupyterLab
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
+
+.PHONY: book test lab library browser clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+book: $(STAMP)
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo
+	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP) browser
+	$(BIN)/ruff check rnnbook tests
+	$(BIN)/python -m rnnbook.save --check
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+# Regenerate the library modules from the chapters' #@save cells.
+library: $(STAMP)
+	$(BIN)/python -m rnnbook.save
+
+# Debian's Chromium for the browser tests (no browser download: Playwright drives this one).
+browser:
+	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf _build

@@ -1,0 +1,12 @@
+"""rnnbook: the library of the book *Deep Recurrent Networks, from Scratch*.
+
+Code a chapter defines in a ``#@save`` cell lives in a generated module named in that cell
+(``rnnbook.scratch`` holds Chapter 1's); later chapters and the exercises import it from here.
+Hand-written modules: :mod:`rnnbook.data` (corpus and synthetic tasks), :mod:`rnnbook.timing`,
+:mod:`rnnbook.utils`, :mod:`rnnbook.save` (regenerates the chapter modules).
+"""
+
+from rnnbook.utils import set_seed
+
+__all__ = ["set_seed"]
+__version__ = "0.1.0"
