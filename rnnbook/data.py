@@ -205,8 +205,10 @@ def neighbour_sum_task(num_examples: int, num_steps: int, num_symbols: int = 4,
     Inputs ``X`` are random symbols in ``0 .. num_symbols-1``, shape ``(num_examples, num_steps)``.
     The label is ``Y[:, t] = (X[:, t-1] + X[:, t+1]) % num_symbols``, with the missing neighbours at
     the two ends taken as 0. A model that reads left to right cannot know ``X[:, t+1]`` when it
-    labels step ``t``, so its accuracy stays near ``1 / num_symbols``; a bidirectional model can
-    reach 100%.
+    labels step ``t``, so its accuracy stays near ``1 / num_symbols``. A bidirectional stack whose
+    directions are joined after every layer (PyTorch's kind, two layers or more) can reach 100%;
+    one bidirectional layer whose two directions meet only in a linear output layer cannot, since
+    the label (for two symbols, an exclusive-or) needs both neighbours together (Chapter 5).
     """
     if num_examples < 1 or num_steps < 1 or num_symbols < 2:
         raise ValueError("need num_examples >= 1, num_steps >= 1 and num_symbols >= 2")
