@@ -6,7 +6,9 @@ Hand-written modules: :mod:`rnnbook.data` (corpus and synthetic tasks), :mod:`rn
 :mod:`rnnbook.utils`, :mod:`rnnbook.save` (regenerates the chapter modules).
 """
 
+from rnnbook.modules import GRU, LSTM, RNN
+from rnnbook.shapes import describe
 from rnnbook.utils import set_seed
 
-__all__ = ["set_seed"]
+__all__ = ["set_seed", "RNN", "GRU", "LSTM", "describe"]
 __version__ = "0.1.0"
