@@ -1,0 +1,487 @@
+"""Grade a class's exercise notebooks: ``python -m rnnbook.grade CHAPTER SUBMISSION... -o grades.csv``.
+
+``CHAPTER`` names an exercise set ("1", "01" or the notebook's name); each ``SUBMISSION`` is a
+notebook or a folder of them. Every submission is graded in its own sandboxed process, several at
+a time (``-j``), with a wall-clock limit, a CPU limit and a memory limit. The result is one CSV row
+per submission (points per question, total, a status: ``ok``, ``timeout``, ``out of memory``,
+``crashed`` or ``not a notebook``, and notes such as the cells that raised) and a summary on the
+terminal. ``--feedback DIR`` also writes one text file per submission with every test's message.
+The exit status is 0 when every submission got a row, whatever the scores; 2 for a usage error.
+
+Why the grader is built this way (and not only on otter-grader)
+---------------------------------------------------------------
+Otter-grader 7 (installed; measured in the project's toolchain notes) is a good *authoring*
+format, and the exercise masters keep its solution syntax (``# BEGIN SOLUTION``/``# END
+SOLUTION``, ``x = 1  # SOLUTION``; see :mod:`rnnbook.grading.assign`, which calls otter's own
+``replace_solutions``). Its *execution* model is not safe for grading on its own: ``otter run``
+executes the tests in the learner's kernel, where the learner's code can read and rewrite them or
+patch ``torch.allclose`` (a blank answer then scored full points), a killed kernel leaves no
+results, and an infinite loop hangs it (there is no timeout without Docker, which these machines
+do not have). So the grading here is split in two processes:
+
+1. **The sandbox** (:mod:`rnnbook.grading.sandbox`), one plain ``python`` process per submission
+   (much faster than a Jupyter kernel), started in an empty temporary folder, as ``nobody`` when
+   the grader runs as root (so it cannot write the repository or the tests), with a minimal
+   environment and resource limits. It runs the code cells (each under an alarm; a failing cell
+   is recorded and the next one runs, as in "run all" with errors allowed), then carries out the
+   grader's *requests*: the value of a name, or the output of the learner's function on inputs the
+   grader sent. It returns plain data only (JSON and ``.npy``, read with ``allow_pickle=False``:
+   nothing from the sandbox is ever unpickled). It never receives a test, a reference answer, a
+   comparison or a score.
+2. **The grader** (this process) imports every piece of grading code, the exercise sets, the
+   reference library and the instructor's ``--tests`` before any sandbox starts. It draws the
+   hidden tests' inputs from a fresh random seed (``--seed`` to reproduce a run), computes the
+   reference answers itself from ``rnnbook``, and judges the sandbox's answers. The maximum
+   points come from its own list of tests, never from anything the sandbox writes, and no
+   tool's exit code is taken as a result.
+
+The sandbox protects the *judging*. It cannot stop a learner from calling the book's own library
+(``rnnbook.scratch`` has a reference RNN loop): exercises ask for understanding, and the book's
+hidden tests live in the public repository, as do the solutions. For private tests, pass
+``--tests DIR`` (Python files defining ``cases(chapter, generator)``; see ``exercises/index.md``)
+and keep that folder readable only by you: the sandbox runs as ``nobody``. The book's hidden
+tests are public in the repository, but their inputs are drawn afresh for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import rnnbook.grading.codec as codec
+import rnnbook.grading.core as core
+from rnnbook.grading import CHAPTERS, load_chapter
+from rnnbook.grading.core import Case, Chapter, Failure, Verdict
+
+__all__ = ["Options", "Result", "grade_submission", "grade_many", "load_private_cases", "main"]
+
+MAX_NOTEBOOK_BYTES = 20_000_000
+STATUSES = ("ok", "timeout", "out of memory", "crashed", "not a notebook")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Limits for one submission."""
+
+    timeout: float = 60.0        # wall clock for the whole submission, seconds
+    cell_timeout: float = 10.0   # per code cell and per request, seconds
+    memory_mb: int = 2048        # address space of the sandbox (torch alone maps ~0.7 GB)
+    file_mb: int = 64            # largest file the sandbox may write
+
+
+@dataclass
+class Result:
+    """The grade of one submission."""
+
+    submission: str
+    status: str
+    points: dict[str, float]
+    max_points: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    verdicts: list[tuple[Case, Verdict]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(self.points.values())
+
+    @property
+    def max_total(self) -> float:
+        return sum(self.max_points.values())
+
+
+def _max_points(chapter: Chapter, cases: list[Case]) -> dict[str, float]:
+    points = {q.id: 0.0 for q in chapter.questions}
+    for case in cases:
+        points[case.question] += case.points
+    return points
+
+
+def read_code_cells(path: Path) -> list[str] | str:
+    """The code cells of a notebook file, or a string saying why it is not a notebook."""
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return f"larger than {MAX_NOTEBOOK_BYTES // 1_000_000} MB"
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        return f"not JSON ({type(error).__name__})"
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return "JSON without a list of cells"
+    cells = []
+    for cell in data["cells"]:
+        if not isinstance(cell, dict):
+            return "a cell is not a JSON object"
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            return "a code cell's source is not text"
+        cells.append(source)
+    return cells
+
+
+def _requests(cases: list[Case]) -> tuple[list[core.Request], list[int]]:
+    """Distinct requests and, for every case, the index of its request."""
+    requests, index_of, which = [], {}, []
+    for case in cases:
+        r = case.request
+        key = (r.kind, r.name) if r.kind == "value" else id(case)
+        if key not in index_of:
+            index_of[key] = len(requests)
+            requests.append(r)
+        which.append(index_of[key])
+    return requests, which
+
+
+# Run as nobody when the grader is root. The interpreter may live under a folder nobody cannot
+# enter (here /root/.pyenv, under /root with mode 700): then the sandbox gets a private mount
+# namespace in which that folder is replaced by an empty tmpfs holding only the Python
+# installation (which also hides everything else in it), before it drops to nobody with setpriv.
+# It also gets its own PID namespace: when the sandbox ends or is killed, every process it
+# started (even one that left its process group) is killed with it.
+_DROP_SCRIPT = """set -e
+BASE=$1; TOP=$2; STAGE=$3; shift 3
+if [ -n "$TOP" ]; then
+  mount --bind "$BASE" "$STAGE"
+  mount -t tmpfs -o mode=0755,size=1m rnnbook-sandbox "$TOP"
+  mkdir -p "$BASE"
+  mount --bind "$STAGE" "$BASE"
+  umount "$STAGE"
+fi
+exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \\
+  --inh-caps=-all --bounding-set=-all -- "$@"
+"""
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The outermost folder on the way to ``path`` that others may not enter, if any."""
+    for folder in reversed([path, *path.parents]):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_mode() -> str:
+    """How sandboxes run: "nobody" (root: private mount namespace + setpriv), or "same user"."""
+    if os.geteuid() != 0:
+        return "same user"
+    if not (shutil.which("unshare") and shutil.which("setpriv")):
+        return "same user"
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--pid", "--fork",
+                            "--mount-proc", "true"],
+                           capture_output=True, check=False)
+    return "nobody" if probe.returncode == 0 else "same user"
+
+
+def _sandbox_argv(workdir: Path, stage: Path) -> list[str]:
+    python = [sys.executable, "-I", "-B", "-m", "rnnbook.grading.sandbox", str(workdir)]
+    if sandbox_mode() != "nobody":
+        return python
+    base = Path(sys.base_prefix)
+    top = _closed_ancestor(base)
+    return [shutil.which("unshare"), "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
+            "--", "/bin/sh", "-c",
+            _DROP_SCRIPT, "rnnbook-sandbox", str(base), str(top or ""), str(stage), *python]
+
+
+def _run_sandbox(cells: list[str], requests: list[core.Request], options: Options):
+    """Run one submission's code in a sandbox; return (answers, cell records, status, note)."""
+    workdir = Path(tempfile.mkdtemp(prefix="rnnbook-grade-"))
+    stage = Path(tempfile.mkdtemp(prefix="rnnbook-stage-"))
+    try:
+        job = {"cells": cells, "cell_timeout": options.cell_timeout,
+               "requests": [{"kind": r.kind, "name": r.name, "wrt": list(r.wrt)} for r in requests],
+               "limits": {"memory_bytes": options.memory_mb * 2 ** 20,
+                          "cpu_seconds": int(options.timeout) + 5,
+                          "file_bytes": options.file_mb * 2 ** 20}}
+        (workdir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        for index, request in enumerate(requests):
+            codec.write_value((request.args, request.init_args, request.state, request.cotangents),
+                              workdir, f"req{index}")
+        if sandbox_mode() == "nobody":
+            for path in [workdir, *workdir.iterdir()]:
+                os.chown(path, 65534, 65534)
+        workdir.chmod(0o700)
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
+               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir),
+               "TORCHINDUCTOR_CACHE_DIR": str(workdir / "inductor")}
+        with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as stderr:
+            process = subprocess.Popen(
+                _sandbox_argv(workdir, stage), cwd=workdir, env=env, stdin=stdin,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, close_fds=True)
+            killed = False
+            try:
+                process.wait(timeout=options.timeout)
+            except subprocess.TimeoutExpired:
+                killed = True
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            stderr.seek(0)
+            stderr_tail = stderr.read()[-2000:].decode("utf-8", "replace")
+        records = _read_cells(workdir)
+        answers = []
+        for index in range(len(requests)):
+            try:
+                answers.append(codec.read_value(workdir, f"ans{index}"))
+            except codec.CodecError:
+                answers.append(Failure("no answer: the notebook's code stopped before this test ran"))
+        finished = (workdir / "done.json").is_file()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
+
+    note = ""
+    if killed:
+        status, note = "timeout", f"stopped after {options.timeout:g} s (wall-clock limit)"
+    elif process.returncode == -signal.SIGXCPU:
+        status, note = "timeout", "stopped at the CPU-time limit"
+    elif not finished:
+        status = "crashed"
+        last = records[-1]["cell"] + 1 if records else 0
+        why = f"signal {-process.returncode}" if process.returncode < 0 else f"exit code {process.returncode}"
+        note = f"the sandbox ended early ({why}) while running code cell {last}"
+        if "MemoryError" in stderr_tail or process.returncode == -signal.SIGKILL:
+            status = "out of memory"
+    elif any(r["status"] == "timeout" for r in records):
+        status = "timeout"
+    elif any(r["status"] == "memory" for r in records):
+        status = "out of memory"
+    else:
+        status = "ok"
+    return answers, records, status, note
+
+
+def _read_cells(workdir: Path) -> list[dict]:
+    """The sandbox's per-cell records, read as untrusted data."""
+    try:
+        path = workdir / "cells.json"
+        if path.is_symlink() or path.stat().st_size > 1_000_000:
+            return []
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    records = []
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("cell"), int) and \
+                item.get("status") in ("ok", "error", "timeout", "memory"):
+            records.append({"cell": item["cell"], "status": item["status"],
+                            "error": str(item.get("error", ""))[:200]})
+    return records
+
+
+def grade_submission(path: Path, chapter: Chapter, cases: list[Case], options: Options,
+                     name: str | None = None) -> Result:
+    """Grade one submission file (never modified: only its bytes are read)."""
+    start = time.perf_counter()
+    name = name or str(path)
+    max_points = _max_points(chapter, cases)
+    zero = {q: 0.0 for q in max_points}
+    cells = read_code_cells(path)
+    if isinstance(cells, str):
+        return Result(name, "not a notebook", zero, max_points, [cells],
+                      seconds=time.perf_counter() - start)
+    requests, which = _requests(cases)
+    answers, records, status, note = _run_sandbox(cells, requests, options)
+    points = dict(zero)
+    verdicts = []
+    for case, index in zip(cases, which):
+        verdict = core.judge_case(case, answers[index])
+        verdicts.append((case, verdict))
+        if verdict.passed:
+            points[case.question] += case.points
+    notes = [note] if note else []
+    problems = [r for r in records if r["status"] != "ok"]
+    notes += [f"code cell {r['cell'] + 1}: {r['error']}" for r in problems[:5]]
+    if len(problems) > 5:
+        notes.append(f"... and {len(problems) - 5} more cells with errors")
+    return Result(name, status, points, max_points, notes, verdicts, time.perf_counter() - start)
+
+
+def grade_many(paths: list[Path], chapter: Chapter, cases: list[Case], options: Options,
+               jobs: int = 2) -> list[Result]:
+    """Grade several submissions in parallel, ``jobs`` sandboxes at a time, in the given order."""
+    names = _display_names(paths)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(grade_submission, p, chapter, cases, options, n) for p, n in zip(paths, names)]
+        return [f.result() for f in futures]
+
+
+def _display_names(paths: list[Path]) -> list[str]:
+    return [str(p) for p in paths]
+
+
+def load_private_cases(folder: Path, chapter: Chapter, generator: torch.Generator) -> list[Case]:
+    """Load an instructor's tests: every ``*.py`` in ``folder`` may define
+    ``cases(chapter_id, generator) -> list[rnnbook.grading.Case]``."""
+    if not folder.is_dir():
+        raise SystemExit(f"--tests {folder}: not a folder")
+    found: list[Case] = []
+    for index, path in enumerate(sorted(folder.glob("*.py"))):
+        spec = importlib.util.spec_from_file_location(f"rnnbook_private_tests_{index}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        make = getattr(module, "cases", None)
+        if make is None:
+            continue
+        extra = list(make(chapter.id, generator))
+        for case in extra:
+            if not isinstance(case, Case):
+                raise SystemExit(f"{path}: cases() must return rnnbook.grading.Case objects, "
+                                 f"got {type(case).__name__}")
+        found += extra
+    if os.geteuid() == 0 and folder.stat().st_mode & 0o005:
+        print(f"note: {folder} is readable by other users; the sandbox runs as nobody and could "
+              "read it. `chmod o-rx` it to keep these tests private.", file=sys.stderr)
+    return found
+
+
+def _expand(arguments: list[str]) -> list[Path]:
+    paths = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            paths += sorted(p for p in path.iterdir()
+                            if p.is_file() and not p.name.startswith("."))
+        elif path.exists():
+            paths.append(path)
+        else:
+            raise SystemExit(f"no such file or folder: {argument}")
+    return paths
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def write_csv(results: list[Result], chapter: Chapter, output: Path) -> None:
+    ids = [q.id for q in chapter.questions]
+    with open(output, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["submission", "status", *ids, "total", "max", "seconds", "notes"])
+        for r in results:
+            writer.writerow([r.submission, r.status, *(_fmt(r.points[q]) for q in ids),
+                             _fmt(r.total), _fmt(r.max_total), f"{r.seconds:.1f}", " | ".join(r.notes)])
+
+
+def write_feedback(results: list[Result], chapter: Chapter, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    titles = {q.id: q.title for q in chapter.questions}
+    used: set[str] = set()
+    for r in results:
+        stem = Path(r.submission).stem or "submission"
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        lines = [f"Exercise set {chapter.id}: {chapter.title}", f"Submission: {r.submission}",
+                 f"Status: {r.status}", f"Total: {_fmt(r.total)} / {_fmt(r.max_total)}", ""]
+        lines += [f"Note: {n}" for n in r.notes]
+        for q in chapter.questions:
+            lines.append(f"\n{titles[q.id]}: {_fmt(r.points[q.id])} / {_fmt(r.max_points[q.id])}")
+            for case, verdict in r.verdicts:
+                if case.question == q.id:
+                    kind = "hidden" if case.hidden else "public"
+                    mark = "passed" if verdict.passed else "FAILED"
+                    lines.append(f"  [{mark}] ({kind}) {case.label}: {verdict.message}")
+        (folder / f"{stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def summary(results: list[Result], chapter: Chapter, seconds: float, jobs: int, seed: int) -> str:
+    ids = [q.id for q in chapter.questions]
+    width = min(40, max([len("submission")] + [len(r.submission) for r in results]))
+    head = f"{'submission':<{width}}  {'status':<14}" + "".join(f"{q:>7}" for q in ids) + f"{'total':>9}"
+    lines = [f"Exercise set {chapter.id} ({chapter.title}): {len(results)} submissions graded in "
+             f"{seconds:.1f} s with {jobs} workers (hidden-test seed {seed}; sandbox runs as "
+             f"{'nobody' if sandbox_mode() == 'nobody' else 'the same user'})", head, "-" * len(head)]
+    for r in results:
+        name = r.submission if len(r.submission) <= width else "..." + r.submission[-width + 3:]
+        lines.append(f"{name:<{width}}  {r.status:<14}" + "".join(f"{_fmt(r.points[q]):>7}" for q in ids)
+                     + f"{_fmt(r.total):>9}")
+    if results:
+        maxima = results[0].max_points
+        lines.append("-" * len(head))
+        lines.append(f"{'maximum':<{width}}  {'':<14}" + "".join(f"{_fmt(maxima[q]):>7}" for q in ids)
+                     + f"{_fmt(sum(maxima.values())):>9}")
+        means = {q: sum(r.points[q] for r in results) / len(results) for q in ids}
+        lines.append(f"{'mean':<{width}}  {'':<14}" + "".join(f"{means[q]:>7.1f}" for q in ids)
+                     + f"{sum(r.total for r in results) / len(results):>9.1f}")
+        counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+        lines.append("statuses: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
+        slowest = max(results, key=lambda r: r.seconds)
+        lines.append(f"slowest submission: {slowest.seconds:.1f} s ({slowest.submission})")
+        for r in results:
+            for n in r.notes:
+                lines.append(f"  {r.submission}: {n}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnnbook.grade",
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapter", help=f"exercise set: {', '.join(CHAPTERS)} (or a notebook name)")
+    parser.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
+    parser.add_argument("-o", "--output", default="grades.csv", help="CSV file to write (default grades.csv)")
+    parser.add_argument("--tests", type=Path, action="append", default=[],
+                        help="a folder of private tests (Python files defining cases()); repeatable")
+    parser.add_argument("--feedback", type=Path, help="write one feedback text file per submission here")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="sandboxes at a time")
+    parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds per submission")
+    parser.add_argument("--cell-timeout", type=float, default=Options.cell_timeout,
+                        help="seconds per code cell and per test request")
+    parser.add_argument("--memory", type=int, default=Options.memory_mb, help="MB of address space")
+    parser.add_argument("--seed", type=int, help="seed of the hidden tests' inputs (default: random)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(1)
+    if sandbox_mode() != "nobody" and os.geteuid() == 0:  # probed once, before any worker starts
+        print("warning: cannot create namespaces here, so the sandbox runs as root: learner code "
+              "could write any file root can. Grade in a container or as an unprivileged user.",
+              file=sys.stderr)
+    chapter = load_chapter(args.chapter)
+    seed = args.seed if args.seed is not None else secrets.randbits(31)
+    extra: list[Case] = []
+    for folder in args.tests:
+        extra += load_private_cases(folder, chapter, torch.Generator().manual_seed(seed + 1))
+    cases = chapter.cases(seed, extra)
+    paths = _expand(args.submissions)
+    if not paths:
+        raise SystemExit("no submissions found")
+    output = Path(args.output)
+    if any(output.resolve() == p.resolve() for p in paths):
+        raise SystemExit(f"-o {output} is one of the submissions: refusing to overwrite it")
+    options = Options(args.timeout, args.cell_timeout, args.memory)
+    start = time.perf_counter()
+    results = grade_many(paths, chapter, cases, options, args.jobs)
+    seconds = time.perf_counter() - start
+    write_csv(results, chapter, output)
+    if args.feedback:
+        write_feedback(results, chapter, args.feedback)
+    text = summary(results, chapter, seconds, args.jobs, seed)
+    print(text.splitlines()[0] if args.quiet else text)
+    print(f"wrote {output}" + (f" and feedback in {args.feedback}/" if args.feedback else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

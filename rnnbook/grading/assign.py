@@ -1,0 +1,208 @@
+"""Build the learner's notebook and the reference solution from one master per exercise set.
+
+    python -m rnnbook.grading.assign            # regenerate and execute every set
+    python -m rnnbook.grading.assign 01         # one set
+    python -m rnnbook.grading.assign --check    # exit 1 if a committed notebook is out of date
+
+A master is a percent-format script, ``exercises/src/NN_name.py``, written with the same cell
+syntax as the chapters (``# %%``, ``# %% [markdown]``, ``tags=[...]``). It holds both versions:
+
+* ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` (a block) and ``x = 42  # SOLUTION`` (one line):
+  otter-grader's solution syntax. The learner's notebook gets ``...  # YOUR CODE HERE``
+  instead; ``# BEGIN SOLUTION NO PROMPT`` leaves nothing. The replacement is done by otter's own
+  ``otter.assign.solutions.replace_solutions``, so the syntax means exactly what it means in
+  otter. (Otter's notebook pipeline, its tests and its grading are not used: see
+  :mod:`rnnbook.grade` for why.)
+* ``line  # EXERCISE``: a line only the learner sees, e.g. the buggy line of a find-the-bug
+  question (the solution has the fixed line in a ``NO PROMPT`` block).
+* cells tagged ``exercise-only`` (the public ``check(...)`` cells, instructions) or
+  ``solution-only`` (explanations, demonstrations).
+
+Both notebooks are executed in a fresh kernel (the learner's must run top to bottom without an
+exception, printing "not done yet" in its checks) and written to ``exercises/`` and
+``solutions/`` under the master's name. ``tests/test_grade.py`` checks that the committed
+notebooks are what this module generates, and that no solution line leaks into an exercise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+MASTERS = ROOT / "exercises" / "src"
+EXERCISE_TAG, SOLUTION_TAG = "exercise-only", "solution-only"
+EXERCISE_MARK = re.compile(r"\s*# EXERCISE\s*$")
+SOLUTION_MARK = re.compile(r"\s*# SOLUTION( NO PROMPT)?\s*$")
+BLOCK_LINE = re.compile(r"^\s*# (BEGIN|END) SOLUTION( NO PROMPT)?\s*$")
+PROMPT = "  # YOUR CODE HERE"
+
+__all__ = ["parse_master", "build", "solution_lines", "masters", "main"]
+
+
+def masters() -> list[Path]:
+    return sorted(MASTERS.glob("[0-9][0-9]_*.py"))
+
+
+def parse_master(text: str) -> list[dict]:
+    """Split a percent-format script into cells: ``{"type", "source", "tags", "meta"}``."""
+    cells, current = [], None
+    for line in text.splitlines():
+        header = re.match(r"^# %%(.*)$", line)
+        if header:
+            if current:
+                cells.append(current)
+            rest = header.group(1).strip()
+            kind = "markdown" if rest.startswith("[markdown]") else "code"
+            tags = re.search(r"tags=(\[.*?\])", rest)
+            meta = re.search(r"meta=(\{.*\})\s*$", rest)
+            current = {"type": kind, "lines": [], "tags": json.loads(tags.group(1)) if tags else [],
+                       "meta": json.loads(meta.group(1)) if meta else {}}
+        elif current is not None:
+            current["lines"].append(line)
+    if current:
+        cells.append(current)
+    for cell in cells:
+        lines = cell.pop("lines")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if cell["type"] == "markdown":
+            lines = [ln[2:] if ln.startswith("# ") else ln[1:] if ln.startswith("#") else ln for ln in lines]
+        cell["source"] = "\n".join(lines)
+    return cells
+
+
+def exercise_code(source: str) -> str:
+    """The learner's version of a master code cell."""
+    with warnings.catch_warnings():  # otter's imports raise a traitlets DeprecationWarning
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from otter.assign.solutions import replace_solutions
+
+    lines = [EXERCISE_MARK.sub("", line) for line in source.split("\n")]
+    out = []
+    for line in replace_solutions(lines, "python"):
+        if re.fullmatch(r"\s*\.\.\.", line) or re.search(r"=\s\.\.\.$", line):
+            line += PROMPT
+        out.append(line)
+    return "\n".join(out)
+
+
+def solution_code(source: str) -> str:
+    """The reference version of a master code cell: the solution, with the markers removed."""
+    out = []
+    for line in source.split("\n"):
+        if EXERCISE_MARK.search(line) or BLOCK_LINE.match(line):
+            continue
+        out.append(SOLUTION_MARK.sub("", line))
+    return "\n".join(out)
+
+
+def solution_lines(master_text: str) -> set[str]:
+    """Lines of solution code (stripped) that must never appear in the learner's notebook."""
+    cells = parse_master(master_text)
+    found, shared = set(), set()
+    for cell in cells:
+        if cell["type"] != "code":
+            continue
+        if SOLUTION_TAG in cell["tags"]:
+            found |= {ln.strip() for ln in solution_code(cell["source"]).split("\n")}
+            continue
+        inside = False
+        for line in cell["source"].split("\n"):
+            if BLOCK_LINE.match(line):
+                inside = line.strip().startswith("# BEGIN")
+                continue
+            if inside:
+                found.add(line.strip())
+            elif SOLUTION_MARK.search(line):
+                found.add(SOLUTION_MARK.sub("", line).strip())
+            else:
+                shared.add(EXERCISE_MARK.sub("", line).strip())
+    return {ln for ln in found - shared if len(ln) >= 8 and not ln.startswith("#")}
+
+
+def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """The (exercise, solution) notebooks of a master, not executed."""
+    cells = parse_master(master.read_text(encoding="utf-8"))
+    notebooks = []
+    for version in ("exercise", "solution"):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                     "name": "python3"}
+        nb.metadata["language_info"] = {"name": "python"}
+        skip = SOLUTION_TAG if version == "exercise" else EXERCISE_TAG
+        for cell in cells:
+            if skip in cell["tags"]:
+                continue
+            tags = [t for t in cell["tags"] if t not in (EXERCISE_TAG, SOLUTION_TAG)]
+            if cell["type"] == "markdown":
+                new = nbformat.v4.new_markdown_cell(cell["source"])
+            else:
+                transform = exercise_code if version == "exercise" else solution_code
+                new = nbformat.v4.new_code_cell(transform(cell["source"]))
+            new.metadata.update(cell["meta"])
+            if tags:
+                new.metadata["tags"] = tags
+            nb.cells.append(new)
+        notebooks.append(nb)
+    return notebooks[0], notebooks[1]
+
+
+def _execute(nb: nbformat.NotebookNode, folder: Path) -> None:
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            tags = cell.metadata.get("tags", [])
+            if output.get("output_type") == "error" and "raises-exception" not in tags:
+                raise SystemExit(f"cell {index} raised {output.get('ename')}: {output.get('evalue')}")
+
+
+def _signature(nb) -> list[tuple]:
+    return [(c["cell_type"], c["source"] if isinstance(c["source"], str) else "".join(c["source"]),
+             tuple(c.get("metadata", {}).get("tags", []))) for c in nb["cells"]]
+
+
+def stale(master: Path) -> list[str]:
+    """Generated notebooks of ``master`` that are missing or differ from the committed ones."""
+    problems = []
+    for nb, folder in zip(build(master), ("exercises", "solutions")):
+        path = ROOT / folder / f"{master.stem}.ipynb"
+        if not path.exists():
+            problems.append(f"{path.relative_to(ROOT)} is missing")
+        elif _signature(json.loads(path.read_text(encoding="utf-8"))) != _signature(nb):
+            problems.append(f"{path.relative_to(ROOT)} differs from {master.relative_to(ROOT)}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="*", help="exercise set ids (default: all masters)")
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on any difference")
+    args = parser.parse_args(argv)
+    chosen = [m for m in masters() if not args.sets or m.stem[:2] in {s.zfill(2) for s in args.sets}]
+    if args.check:
+        problems = [p for m in chosen for p in stale(m)]
+        print("\n".join(problems) if problems else "exercise and solution notebooks are up to date")
+        return 1 if problems else 0
+    for master in chosen:
+        for nb, folder in zip(build(master), ("exercises", "solutions")):
+            path = ROOT / folder / f"{master.stem}.ipynb"
+            _execute(nb, path.parent)
+            nbformat.write(nb, path)
+            print(f"wrote and executed {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

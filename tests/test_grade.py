@@ -1,0 +1,476 @@
+"""Graded exercises: generation from the masters, public checks, and the grader (rnnbook.grade).
+
+The hostile submissions are built here, in ``tmp_path``, from the committed notebooks, and graded
+in one batch the way an instructor would grade a class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbook.grade import sandbox_mode
+from rnnbook.grading import assign, available, load_chapter
+from rnnbook.grading.codec import CodecError, read_value, write_value
+from rnnbook.grading.core import Failure, answer_request, judge_case
+
+ROOT = Path(__file__).resolve().parent.parent
+MASTERS = assign.masters()
+SETS = [m.stem for m in MASTERS if m.stem[:2] in available()]
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def _grade(chapter: str, submissions, tmp_path: Path, *extra: str,
+           name: str = "grades") -> tuple[dict, str, float]:
+    """Run the grading command; return {submission file name: CSV row}, its output, and its time."""
+    output = tmp_path / f"{name}.csv"
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "rnnbook.grade", chapter, *map(str, submissions),
+               "-o", str(output), *extra]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    seconds = time.perf_counter() - start
+    assert run.returncode == 0, f"grader exited with {run.returncode}:\n{run.stdout}\n{run.stderr}"
+    with open(output, encoding="utf-8") as handle:
+        rows = {Path(r["submission"]).name: r for r in csv.DictReader(handle)}
+    return rows, run.stdout, seconds
+
+
+def test_there_is_an_exercise_set_per_available_chapter():
+    assert "01_rnn_from_scratch" in SETS
+    for stem in SETS:
+        assert load_chapter(stem[:2]).notebook == f"{stem}.ipynb"
+        assert len(load_chapter(stem[:2]).questions) >= 5, f"{stem}: fewer than five questions"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
+def test_committed_notebooks_are_generated_from_their_master(master):
+    problems = assign.stale(master)
+    assert not problems, "; ".join(problems) + ": run `python -m rnnbook.grading.assign`"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
+def test_exercise_notebooks_contain_no_solution_code(master):
+    secret = assign.solution_lines(master.read_text(encoding="utf-8"))
+    assert len(secret) >= 5, f"{master.name}: found almost no solution lines; are the markers right?"
+    exercise = ROOT / "exercises" / f"{master.stem}.ipynb"
+    lines = {ln.strip() for c in _cells(exercise) for ln in _source(c).splitlines()}
+    leaked = sorted(secret & lines)
+    assert not leaked, f"{exercise.name} contains solution code: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
+def test_solution_pages_show_no_scaffolding(master):
+    for folder in ("exercises", "solutions"):
+        text = "\n".join(_source(c) for c in _cells(ROOT / folder / f"{master.stem}.ipynb"))
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "# SOLUTION", "# EXERCISE"):
+            assert marker not in text, f"{folder}/{master.stem}: marker {marker!r} left in the notebook"
+    solution = "\n".join(_source(c) for c in _cells(ROOT / "solutions" / f"{master.stem}.ipynb")
+                         if c["cell_type"] == "code")
+    assert "rnnbook.grading" not in solution and "check(" not in solution, "test scaffolding in the solution"
+    assert "_cases" not in solution and "hidden test" not in solution.lower()
+    exercise = "\n".join(_source(c) for c in _cells(ROOT / "exercises" / f"{master.stem}.ipynb"))
+    assert "YOUR CODE HERE" in exercise and "check(" in exercise
+
+
+def test_assign_uses_otter_solution_syntax():
+    source = ("def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n"
+              "answer = 42  # SOLUTION\nbuggy = 1  # EXERCISE\n"
+              "# BEGIN SOLUTION NO PROMPT\nfixed = 2\n# END SOLUTION")
+    assert assign.exercise_code(source).splitlines() == [
+        "def f(x):", "    ...  # YOUR CODE HERE", "answer = ...  # YOUR CODE HERE", "buggy = 1"]
+    assert assign.solution_code(source).splitlines() == [
+        "def f(x):", "    return 2 * x", "answer = 42", "fixed = 2"]
+
+
+def test_public_check_messages_say_what_was_expected():
+    chapter = load_chapter("01")
+
+    def printed(**answers):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            chapter.check("q1", **answers)
+        assert all(len(line) <= 88 for line in out.getvalue().splitlines()), "lines should be wrapped"
+        return " ".join(out.getvalue().split())
+
+    assert "not done yet" in printed(rnn_step=lambda *args: None)
+    assert "expected shape (2, 4), got (2, 3)" in printed(rnn_step=lambda X, H, W_ih, W_hh, b: X)
+    no_tanh = printed(rnn_step=lambda X, H, W_ih, W_hh, b: X @ W_ih.T + H @ W_hh.T + b)
+    assert "1 of 1 public checks failed" in no_tanh and "max |error|" in no_tanh
+    right = printed(rnn_step=lambda X, H, W_ih, W_hh, b: torch.tanh(X @ W_ih.T + H @ W_hh.T + b))
+    assert "all 1 public checks passed" in right
+    assert "ValueError" in printed(rnn_step=lambda *args: (_ for _ in ()).throw(ValueError("boom")))
+
+
+def test_codec_never_unpickles(tmp_path):
+    write_value((torch.ones(2, 3), 4, "x", None, ..., Failure("f")), tmp_path, "a")
+    value = read_value(tmp_path, "a")
+    assert torch.equal(value[0], torch.ones(2, 3)) and value[1:5] == (4, "x", None, ...)
+    np.save(tmp_path / "b_0.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "b.json").write_text(json.dumps({"t": "tensor"}))
+    with pytest.raises(CodecError, match="not a plain array"):
+        read_value(tmp_path, "b")
+    (tmp_path / "c.json").write_text(json.dumps({"t": "tuple", "v": [{"t": "os.system"}]}))
+    with pytest.raises(CodecError):
+        read_value(tmp_path, "c")
+
+
+def test_every_solution_scores_full_marks_and_every_exercise_zero(tmp_path):
+    for stem in SETS:
+        copies = []
+        for folder in ("solutions", "exercises"):
+            copy = tmp_path / f"{folder}_{stem}.ipynb"
+            copy.write_bytes((ROOT / folder / f"{stem}.ipynb").read_bytes())
+            copies.append(copy)
+        rows, out, _ = _grade(stem[:2], copies, tmp_path, "--timeout", "60", name=stem)
+        solution, exercise = rows[copies[0].name], rows[copies[1].name]
+        assert solution["status"] == "ok" and solution["notes"] == "", solution
+        assert float(solution["total"]) == float(solution["max"]) > 0, f"{stem}: solution scored {solution}"
+        assert exercise["status"] == "ok", exercise
+        assert float(exercise["total"]) == 0, f"{stem}: the untouched exercise scored {exercise}"
+
+
+# --- hostile and broken submissions, built from the chapter 1 notebooks -------------------------
+
+def _notebook(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _code_cell(source: str) -> dict:
+    return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}
+
+
+def _index(nb: dict, prefix: str) -> int:
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code" and _source(cell).startswith(prefix):
+            return i
+    raise AssertionError(f"no code cell starts with {prefix!r}")
+
+
+def _save(nb: dict, path: Path) -> Path:
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def _replace_in(nb: dict, prefix: str, old: str, new: str) -> dict:
+    cell = nb["cells"][_index(nb, prefix)]
+    assert old in _source(cell)
+    cell["source"] = _source(cell).replace(old, new)
+    return nb
+
+
+PATCH_CHECKS = """
+import torch, rnnbook.grading.core as core, rnnbook.grading.codec as codec
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+core.judge_case = lambda case, result: core.Verdict(True, "patched")
+core.compare_tensor = lambda *args, **kwargs: core.Verdict(True, "patched")
+"""
+
+TAMPER = """
+import glob, pathlib
+import rnnbook.grading.ch01 as tests
+attempts = {}
+for target in [tests.__file__, PRIVATE, PRIVATE_DIR + "/extra.py"]:
+    try:
+        pathlib.Path(target).write_text("def cases(chapter, generator):\\n    return []\\n")
+        attempts[target] = "wrote"
+    except Exception as error:
+        attempts[target] = type(error).__name__
+    try:
+        attempts[target + " read"] = len(pathlib.Path(target).read_text())
+    except Exception as error:
+        attempts[target + " read"] = type(error).__name__
+for i in range(200):  # fake answers, in the format the sandbox uses
+    pathlib.Path(f"ans{i}.json").write_text('{"t": "float", "v": 1.0}')
+leaks = [k for k, v in attempts.items() if v == "wrote" or (k.startswith(PRIVATE_DIR) and isinstance(v, int))]
+if leaks:
+    raise RuntimeError(f"LEAK: {leaks}")
+"""
+
+DAEMON_COMMAND = "sleep 4321.5"
+DAEMON = f"""
+import subprocess
+subprocess.Popen({DAEMON_COMMAND.split()!r}, start_new_session=True)  # leaves the process group
+"""
+
+WRONG_RNN_STEP = "    return torch.tanh(X @ W_ih.T + H @ W_hh.T)  # forgot the bias"
+WRONG_LOOP = "    return torch.stack(outputs), outputs[0]  # the first state, not the last"
+WRONG_SHAPES = "    logits_shape = (num_steps, batch_size, q)  # time first: wrong"
+
+
+@pytest.fixture(scope="module")
+def hostile_batch(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    solution = _notebook(ROOT / "solutions" / "01_rnn_from_scratch.ipynb")
+    exercise = _notebook(ROOT / "exercises" / "01_rnn_from_scratch.ipynb")
+    private = tmp / "private_tests"
+    private.mkdir(mode=0o700)
+    private_file = private / "instructor.py"
+    private_file.write_text(
+        "from rnnbook.grading.ch01 import rnn_step_case\n\n\n"
+        "def cases(chapter, generator):\n"
+        "    if chapter != '01':\n        return []\n"
+        "    return [rnn_step_case('instructor: n=3, d=2, h=9', generator, 3, 2, 9)]\n")
+    subs = {}
+
+    def variant(name, nb):
+        subs[name] = _save(nb, tmp / f"{name}.ipynb")
+
+    variant("solution", json.loads(json.dumps(solution)))
+    variant("exercise", json.loads(json.dumps(exercise)))
+
+    nb = json.loads(json.dumps(solution))
+    nb["cells"].insert(_index(nb, "def lm_shapes"), _code_cell("while True:\n    pass"))
+    variant("infinite_loop", nb)
+
+    nb = json.loads(json.dumps(solution))
+    nb["cells"].append(_code_cell(
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"))
+    variant("unstoppable_loop", nb)
+
+    variant("syntax_error", _replace_in(json.loads(json.dumps(solution)), "def lm_shapes",
+                                        "q, h = vocab_size, hidden_size", "q, h = = vocab_size"))
+
+    nb = json.loads(json.dumps(solution))
+    del nb["cells"][_index(nb, "def project_inputs")]
+    variant("deleted_cell", nb)
+
+    nb = json.loads(json.dumps(solution))
+    answers = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+               and _source(c).startswith(("def ", "class ", "q5_trends"))]
+    moved = [nb["cells"][i] for i in answers]
+    for i, cell in zip(answers, reversed(moved)):
+        nb["cells"][i] = cell
+    variant("reordered_cells", nb)
+
+    nb = json.loads(json.dumps(exercise))
+    nb["cells"].insert(1, _code_cell(PATCH_CHECKS))
+    nb["cells"].append(_code_cell(PATCH_CHECKS))
+    variant("patched_checks", nb)
+
+    nb = json.loads(json.dumps(solution))
+    nb["cells"].append(_code_cell(DAEMON))
+    variant("spawns_a_daemon", nb)
+
+    # Writing the repository or the private tests is refused only when the sandbox runs as nobody
+    # (the grader is root); as the same user it would succeed, so that variant needs root.
+    protected = sandbox_mode() == "nobody"
+    nb = json.loads(json.dumps(exercise))
+    tamper = TAMPER.replace("PRIVATE_DIR", repr(str(private))).replace("PRIVATE", repr(str(private_file)))
+    nb["cells"].append(_code_cell(tamper))
+    if protected:
+        variant("tampers_with_tests", nb)
+
+    nb = json.loads(json.dumps(solution))
+    nb["cells"].append(_code_cell("hog = torch.ones(2 ** 40, dtype=torch.uint8)"))
+    nb["cells"].append(_code_cell("hog = bytearray(2 ** 33)  # 8 GB, above the 2 GB limit"))
+    variant("memory_hog", nb)
+
+    nb = json.loads(json.dumps(solution))
+    nb["cells"].append(_code_cell("import os\nos._exit(3)"))
+    variant("exits", nb)
+
+    nb = json.loads(json.dumps(solution))
+    _replace_in(nb, "def rnn_step", "    return torch.tanh(X @ W_ih.T + H @ W_hh.T + b_h)", WRONG_RNN_STEP)
+    _replace_in(nb, "def project_inputs", "    return torch.stack(outputs), H", WRONG_LOOP)
+    _replace_in(nb, "def lm_shapes", "    logits_shape = (batch_size, num_steps, q)", WRONG_SHAPES)
+    variant("typical_mistakes", nb)
+
+    (tmp / "not_json.ipynb").write_bytes(b"\x89PNG this is not a notebook {")
+    subs["not_json"] = tmp / "not_json.ipynb"
+    (tmp / "empty.ipynb").write_text("{}")
+    subs["empty"] = tmp / "empty.ipynb"
+
+    watched = [*subs.values(), private_file, ROOT / "rnnbook" / "grading" / "ch01.py"]
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
+    mtimes = {p: p.stat().st_mtime_ns for p in subs.values()}
+    rows, out, seconds = _grade("01", list(subs.values()), tmp, "--tests", str(private), "-j", "2",
+                                "--timeout", "25", "--cell-timeout", "3", "--feedback", str(tmp / "feedback"))
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
+    time.sleep(0.5)
+    daemons = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == DAEMON_COMMAND]
+    return {"rows": rows, "out": out, "seconds": seconds, "before": before, "after": after,
+            "mtimes": mtimes, "subs": subs, "feedback": tmp / "feedback", "protected": protected,
+            "daemons": daemons}
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _row(batch, name):
+    return batch["rows"][f"{name}.ipynb"]
+
+
+def _points(row):
+    return {q: float(row[q]) for q in ("q1", "q2", "q3", "q4", "q5")}
+
+
+def test_private_tests_count_and_the_maximum_comes_from_the_grader(hostile_batch):
+    row = _row(hostile_batch, "solution")
+    assert row["status"] == "ok" and float(row["max"]) == 30  # 29 in the book + 1 private test
+    assert float(row["total"]) == 30
+    assert "seed" in hostile_batch["out"] and "maximum" in hostile_batch["out"]
+
+
+def test_untouched_and_patched_exercises_score_zero(hostile_batch):
+    for name in ("exercise", "patched_checks", "tampers_with_tests"):
+        if name == "tampers_with_tests" and not hostile_batch["protected"]:
+            continue
+        row = _row(hostile_batch, name)
+        assert float(row["total"]) == 0, f"{name}: {row}"
+        assert row["status"] == "ok", row
+
+
+def test_learner_code_cannot_read_private_tests_or_write_any_test(hostile_batch):
+    if not hostile_batch["protected"]:
+        pytest.skip("the sandbox runs as the same user here (not root): files are not protected")
+    row = _row(hostile_batch, "tampers_with_tests")
+    assert "LEAK" not in row["notes"] and row["notes"] == "", row
+
+
+def test_learner_code_cannot_change_tests_or_submissions(hostile_batch):
+    assert hostile_batch["before"] == hostile_batch["after"], "a test file or a submission changed"
+    for path, mtime in hostile_batch["mtimes"].items():
+        assert path.stat().st_mtime_ns == mtime, f"{path.name} was touched"
+
+
+def test_infinite_loop_in_a_cell_is_stopped_and_the_rest_graded(hostile_batch):
+    row = _row(hostile_batch, "infinite_loop")
+    assert row["status"] == "timeout" and "ran longer than 3 s" in row["notes"], row
+    assert float(row["total"]) == float(row["max"]), row
+
+
+def test_loop_that_ignores_the_alarm_is_killed(hostile_batch):
+    row = _row(hostile_batch, "unstoppable_loop")
+    assert row["status"] == "timeout" and "wall-clock limit" in row["notes"], row
+    assert float(row["seconds"]) < 40
+
+
+def test_syntax_error_and_deleted_cell_cost_only_their_question(hostile_batch):
+    row = _row(hostile_batch, "syntax_error")
+    assert row["status"] == "ok" and "SyntaxError" in row["notes"], row
+    assert _points(row) == {"q1": 7, "q2": 7, "q3": 0, "q4": 4, "q5": 6}
+    row = _row(hostile_batch, "deleted_cell")
+    assert _points(row) == {"q1": 7, "q2": 0, "q3": 6, "q4": 4, "q5": 6}, row
+    assert "is not defined" in (hostile_batch["feedback"] / "deleted_cell.txt").read_text()
+
+
+def test_processes_started_by_a_submission_do_not_survive_it(hostile_batch):
+    row = _row(hostile_batch, "spawns_a_daemon")
+    assert row["status"] == "ok" and float(row["total"]) == float(row["max"]), row
+    if hostile_batch["protected"]:  # the PID namespace exists only in the root/nobody mode
+        assert not hostile_batch["daemons"], "a process started by a submission outlived the grading"
+
+
+def test_reordered_cells_still_score(hostile_batch):
+    row = _row(hostile_batch, "reordered_cells")
+    assert float(row["total"]) == float(row["max"]), row
+
+
+def test_memory_hog_is_reported_and_the_rest_graded(hostile_batch):
+    row = _row(hostile_batch, "memory_hog")
+    assert row["status"] == "out of memory", row
+    assert float(row["total"]) == float(row["max"]), row
+
+
+def test_crash_and_non_notebooks_get_a_status(hostile_batch):
+    row = _row(hostile_batch, "exits")
+    assert row["status"] == "crashed" and float(row["total"]) == 0, row
+    for name in ("not_json", "empty"):
+        row = _row(hostile_batch, name)
+        assert row["status"] == "not a notebook" and float(row["total"]) == 0, row
+
+
+def test_typical_mistakes_get_partial_credit_and_helpful_feedback(hostile_batch):
+    row = _row(hostile_batch, "typical_mistakes")
+    points = _points(row)
+    assert 0 < points["q1"] < 7 and 0 < points["q2"] < 7 and 0 < points["q3"] < 6, row
+    assert points["q4"] == 4 and points["q5"] == 6
+    feedback = (hostile_batch["feedback"] / "typical_mistakes.txt").read_text()
+    assert "max |error|" in feedback
+    assert "logits shape: expected (4, 10, 28), got (10, 4, 28)" in feedback
+    assert "final state: shape (3, 7) is right, but max |error|" in feedback
+
+
+def test_grading_is_fast_enough(hostile_batch):
+    slow = {name: float(r["seconds"]) for name, r in hostile_batch["rows"].items()
+            if name != "unstoppable_loop.ipynb" and float(r["seconds"]) >= 15}
+    assert not slow, f"submissions slower than 15 s: {slow}"
+
+
+# --- partial credit in every set, judged in-process (the same judges the grader uses) -----------
+
+def _solution_namespace(stem: str) -> dict:
+    namespace = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in _cells(ROOT / "solutions" / f"{stem}.ipynb"):
+            if cell["cell_type"] == "code":
+                exec(compile(_source(cell), f"<{stem}>", "exec"), namespace)
+    torch.set_default_dtype(torch.float32)  # the BPTT solution sets float64
+    return namespace
+
+
+def _scores(chapter, namespace) -> tuple[dict, dict]:
+    points, maxima = {}, {}
+    for case in chapter.cases(seed=3):
+        verdict = judge_case(case, answer_request(namespace, case.request))
+        maxima[case.question] = maxima.get(case.question, 0) + case.points
+        points[case.question] = points.get(case.question, 0) + (case.points if verdict.passed else 0)
+    return points, maxima
+
+
+def _bptt_without_the_recurrent_path(ns):
+    def bptt(grad_hiddens, inputs, state, hiddens, W_ih, W_hh):
+        parts = [ns["rnn_step_backward"](grad_hiddens[t], hiddens[t], inputs[t],
+                                         state if t == 0 else hiddens[t - 1], W_ih, W_hh)
+                 for t in range(len(inputs))]
+        return (torch.stack([p[0] for p in parts]), parts[0][1], sum(p[2] for p in parts),
+                sum(p[3] for p in parts), sum(p[4] for p in parts))
+    return bptt
+
+
+MISTAKES = {  # set: (question, name, a typical wrong answer built from the solution's namespace)
+    "01_rnn_from_scratch": ("q1", "rnn_step", lambda ns: lambda X, H, W_ih, W_hh, b_h:
+                            torch.tanh(X @ W_ih.T + H @ W_hh.T)),
+    "02_bptt": ("q2", "bptt", _bptt_without_the_recurrent_path),
+    "04_gru_lstm_deep": ("q1", "gru_step", lambda ns: lambda x, h, w_ih, w_hh, b_ih, b_hh:
+                         ns["gru_step"](x, h, w_ih, w_hh, b_ih, torch.zeros_like(b_hh))),
+    "05_bidirectional": ("q2", "split_h_n", lambda ns: lambda h_n, L: (h_n[:L], h_n[L:])),
+}
+
+
+@pytest.mark.parametrize("stem", SETS)
+def test_a_typical_mistake_gets_partial_credit(stem):
+    chapter = load_chapter(stem[:2])
+    namespace = _solution_namespace(stem)
+    points, maxima = _scores(chapter, namespace)
+    assert points == maxima, f"{stem}: the solution, judged in-process, scored {points} of {maxima}"
+    question, name, mistake = MISTAKES[stem]
+    namespace[name] = mistake(dict(namespace))
+    points, _ = _scores(chapter, namespace)
+    got, most = points[question], maxima[question]
+    assert 0 < got < most, f"{stem} {question}: the typical mistake scored {got} of {most}"
+    assert all(points[q] == maxima[q] for q in maxima if q != question)
