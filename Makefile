@@ -10,7 +10,7 @@ JOBS   ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
 
-.PHONY: book test lab library browser clean
+.PHONY: book test lab library browser test-browser clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,15 @@ library: $(STAMP)
 
 # Debian's Chromium for the browser tests (no browser download: Playwright drives this one).
 browser:
-	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests: apt-get install chromium"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  || { echo "Could not install chromium. Install it with: sudo apt-get install chromium"; exit 1; }; }
+
+# Only the browser tests (they build the book twice and visit every page; about a minute).
+test-browser: $(STAMP) browser
+	$(BIN)/python -m pytest tests/test_browser.py
 
 clean:
 	rm -rf _build
