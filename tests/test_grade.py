@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import subprocess
 import sys
 import time
@@ -452,13 +453,33 @@ def _bptt_without_the_recurrent_path(ns):
     return bptt
 
 
+def _flops_with_upper_layers_reading_h(ns):
+    """count_flops that forgets that layers above the first read D h features, not h."""
+    def count_flops(mode, T, n, d, h, num_layers, bidirectional):
+        G, D = {"RNN": 1, "GRU": 3, "LSTM": 4}[mode], 2 if bidirectional else 1
+        return 2 * n * G * h * (d + h), sum(D * T * 2 * n * G * h * ((d if layer == 0 else h) + h)
+                                            for layer in range(num_layers))
+    return count_flops
+
+
 MISTAKES = {  # set: (question, name, a typical wrong answer built from the solution's namespace)
     "01_rnn_from_scratch": ("q1", "rnn_step", lambda ns: lambda X, H, W_ih, W_hh, b_h:
                             torch.tanh(X @ W_ih.T + H @ W_hh.T)),
     "02_bptt": ("q2", "bptt", _bptt_without_the_recurrent_path),
-    "04_gru_lstm_deep": ("q1", "gru_step", lambda ns: lambda x, h, w_ih, w_hh, b_ih, b_hh:
-                         ns["gru_step"](x, h, w_ih, w_hh, b_ih, torch.zeros_like(b_hh))),
+    "03_gru_lstm": ("q1", "gru_step", lambda ns: lambda x, h, w_ih, w_hh, b_ih, b_hh:
+                    ns["gru_step"](x, h, w_ih, w_hh, b_ih, torch.zeros_like(b_hh))),
+    # layers above the first read h features, forgetting the second direction of the layer below
+    "04_deep_rnns": ("q4", "stack_parameter_count", lambda ns: lambda kind, d, h, L, bidirectional:
+                     ns["stack_parameter_count"](kind, d, h, 1, bidirectional)
+                     + (L - 1) * (2 if bidirectional else 1) * {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+                     * h * (2 * h + 2)),
     "05_bidirectional": ("q2", "split_h_n", lambda ns: lambda h_n, L: (h_n[:L], h_n[L:])),
+    # seed 002's index fixed, but the backward state still read from the last step's forward half
+    "06_shapes": ("q4", "seed_final_states", lambda ns: lambda output, H, bidirectional:
+                  (output[:, -1, :H], output[:, -1, :H] if bidirectional else None)),
+    "07_performance": ("q3", "count_flops", _flops_with_upper_layers_reading_h),
+    "08_language_models": ("q2", "perplexity_from_losses", lambda ns: lambda mean_losses, counts:
+                           math.exp(float(mean_losses.mean()))),  # unweighted: ignores the counts
 }
 
 

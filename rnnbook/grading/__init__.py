@@ -26,9 +26,12 @@ __all__ = ["CHAPTERS", "load_chapter", "Case", "Chapter", "Question", "Request",
 CHAPTERS = {
     "01": "rnnbook.grading.ch01",
     "02": "rnnbook.grading.ch02",
-    "03": "rnnbook.grading.ch04",  # one exercise set covers Chapters 3 and 4
+    "03": "rnnbook.grading.ch03",
     "04": "rnnbook.grading.ch04",
     "05": "rnnbook.grading.ch05",
+    "06": "rnnbook.grading.ch06",
+    "07": "rnnbook.grading.ch07",
+    "08": "rnnbook.grading.ch08",
 }
 
 

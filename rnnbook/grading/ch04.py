@@ -1,14 +1,13 @@
-"""Exercise set 3-4: GRU and LSTM cells, deep recurrent networks (questions, tests, references).
+"""Exercise set 4: deep recurrent networks (questions, tests, references).
 
-The notebook is ``exercises/04_gru_lstm_deep.ipynb``, generated from
-``exercises/src/04_gru_lstm_deep.py``; it covers Chapters 3 and 4. The references come from
-:mod:`rnnbook.cells` (the cells of Chapter 3) and :mod:`rnnbook.modules` (``rnnbook.GRU`` and
-``rnnbook.LSTM`` of Chapter 4, equal to ``torch.nn``).
+The notebook is ``exercises/04_deep_rnns.ipynb``, generated from ``exercises/src/04_deep_rnns.py``.
+The references come from :mod:`rnnbook.cells` (the cells of Chapter 3) and :mod:`rnnbook.modules`
+(``rnnbook.GRU`` and ``rnnbook.LSTM`` of Chapter 4, equal to ``torch.nn``).
 
-Questions: (q1) one GRU step in PyTorch's form; (q2) one LSTM step; (q3) predict the shapes of a
-stacked LSTM's outputs and weights; (q4) fix seed 003's two-layer GRU, whose two layers share one
-state; (q5) a stacked GRU forward pass equal to ``nn.GRU``; (q6) measure how much gradient reaches
-the first input of an RNN, a GRU and an LSTM.
+Questions: (q1) predict the shapes of a stacked LSTM's outputs and weights; (q2) fix seed 003's
+two-layer GRU, whose two layers share one state; (q3) a stacked GRU forward pass equal to
+``nn.GRU``; (q4) predict the number of parameters of a stack; (q5) measure how the gradient that
+reaches the first input changes with depth.
 """
 
 from __future__ import annotations
@@ -16,32 +15,31 @@ from __future__ import annotations
 import functools
 
 import torch
+from torch import nn
 
-from rnnbook.cells import gru_cell, lstm_cell, rnn_cell
+from rnnbook.cells import rnn_cell
 from rnnbook.grading.core import (
     Case,
     Chapter,
     Question,
     Request,
     Verdict,
-    compare_tensor,
     compare_tensors,
     compare_value,
     describe,
     random_tensor,
     relative_close,
 )
-from rnnbook.modules import GRU, LSTM, RNN
+from rnnbook.modules import GRU, LSTM
 
 __all__ = [
     "CHAPTER",
-    "gru_step_case",
-    "lstm_step_case",
     "lstm_shapes_case",
     "deep_gru_case",
     "stacked_gru_case",
-    "first_input_gradient_case",
-    "reference_first_input_gradient",
+    "stack_parameter_count_case",
+    "depth_gradient_case",
+    "reference_depth_gradient",
 ]
 
 
@@ -49,92 +47,7 @@ def _public_generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)
 
 
-def _cell_args(generator, n, d, h, gates, *, scale=1.0, zero_state=False, zero_bias_hh=False):
-    x, state = random_tensor(generator, n, d), random_tensor(generator, n, h) * (0 if zero_state else 1)
-    weight_ih = random_tensor(generator, gates * h, d, scale=scale)
-    weight_hh = random_tensor(generator, gates * h, h, scale=scale)
-    bias_ih = random_tensor(generator, gates * h, scale=scale)
-    bias_hh = random_tensor(generator, gates * h, scale=scale) * (0 if zero_bias_hh else 1)
-    return x, state, weight_ih, weight_hh, bias_ih, bias_hh
-
-
-# --- q1: GRU step ----------------------------------------------------------------------------------
-
-
-def gru_step_case(
-    label: str,
-    generator: torch.Generator,
-    n: int,
-    d: int,
-    h: int,
-    *,
-    zero_state: bool = False,
-    zero_bias_hh: bool = False,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
-    """A test of ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)`` (gates r, z, n)."""
-    args = _cell_args(generator, n, d, h, 3, zero_state=zero_state, zero_bias_hh=zero_bias_hh)
-
-    def judge(got):
-        return compare_tensor(gru_cell(*args), got, "new state")
-
-    return Case("q1", label, Request("call", "gru_step", args), judge, points, hidden)
-
-
-def _q1_public():
-    return [gru_step_case("n=2, d=3, h=4", _public_generator(), 2, 3, 4, hidden=False)]
-
-
-def _q1_hidden(g):
-    return [
-        gru_step_case("n=1, d=1, h=1", g, 1, 1, 1),
-        gru_step_case("n=5, d=2, h=6", g, 5, 2, 6),
-        gru_step_case("bias_hh = 0", g, 3, 4, 2, zero_bias_hh=True),
-        gru_step_case("zero state", g, 3, 4, 5, zero_state=True),
-    ]
-
-
-# --- q2: LSTM step ---------------------------------------------------------------------------------
-
-
-def lstm_step_case(
-    label: str,
-    generator: torch.Generator,
-    n: int,
-    d: int,
-    h: int,
-    *,
-    zero_cell: bool = False,
-    scale: float = 1.0,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
-    """A test of ``lstm_step(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` (gates i, f, g, o)."""
-    x, h0, weight_ih, weight_hh, bias_ih, bias_hh = _cell_args(generator, n, d, h, 4, scale=scale)
-    c0 = random_tensor(generator, n, h) * (0 if zero_cell else 2)
-    args = (x, (h0, c0), weight_ih, weight_hh, bias_ih, bias_hh)
-
-    def judge(got):
-        return compare_tensors(lstm_cell(*args), got, ("h", "c"))
-
-    return Case("q2", label, Request("call", "lstm_step", args), judge, points, hidden)
-
-
-def _q2_public():
-    return [lstm_step_case("n=2, d=3, h=4", _public_generator(), 2, 3, 4, hidden=False)]
-
-
-def _q2_hidden(g):
-    return [
-        lstm_step_case("n=1, d=1, h=1", g, 1, 1, 1),
-        lstm_step_case("n=4, d=5, h=3", g, 4, 5, 3),
-        lstm_step_case("zero cell state", g, 3, 2, 4, zero_cell=True),
-        lstm_step_case("large weights: gates saturate", g, 2, 3, 3, scale=4.0),
-    ]
-
-
-# --- q3: shapes of a stacked LSTM ------------------------------------------------------------------
+# --- q1: shapes of a stacked LSTM ------------------------------------------------------------------
 
 
 def _lstm_reference_shapes(T, n, d, h, L):
@@ -170,14 +83,14 @@ def lstm_shapes_case(
         wrong = [p.message for p in parts if not p.passed]
         return Verdict(not wrong, "; ".join(wrong) if wrong else "all five shapes right")
 
-    return Case("q3", label, Request("call", "lstm_shapes", (T, n, d, h, L)), judge, points, hidden)
+    return Case("q1", label, Request("call", "lstm_shapes", (T, n, d, h, L)), judge, points, hidden)
 
 
-def _q3_public():
+def _q1_public():
     return [lstm_shapes_case("T=5, n=2, d=3, h=4, 2 layers", 5, 2, 3, 4, 2, hidden=False)]
 
 
-def _q3_hidden(g):
+def _q1_hidden(g):
     return [
         lstm_shapes_case("T=1, n=7, d=2, h=3, 1 layer", 1, 7, 2, 3, 1),
         lstm_shapes_case("T=4, n=1, d=10, h=2, 3 layers", 4, 1, 10, 2, 3),
@@ -185,7 +98,7 @@ def _q3_hidden(g):
     ]
 
 
-# --- q4: seed 003's two-layer GRU ------------------------------------------------------------------
+# --- q2: seed 003's two-layer GRU ------------------------------------------------------------------
 
 
 def _deep_gru_reference(inputs, state, params):
@@ -229,14 +142,14 @@ def deep_gru_case(
             )
         return Verdict(False, f"expected (outputs, (H, H1)), got {describe(got)}")
 
-    return Case("q4", label, Request("call", "deep_gru", (inputs, state, params)), judge, points, hidden)
+    return Case("q2", label, Request("call", "deep_gru", (inputs, state, params)), judge, points, hidden)
 
 
-def _q4_public():
+def _q2_public():
     return [deep_gru_case("T=4, n=2, vocabulary 5, hidden 3", _public_generator(), 4, 2, 5, 3, hidden=False)]
 
 
-def _q4_hidden(g):
+def _q2_hidden(g):
     return [
         deep_gru_case("T=1, n=1, vocabulary 2, hidden 2", g, 1, 1, 2, 2),
         deep_gru_case("T=6, n=3, vocabulary 7, hidden 4", g, 6, 3, 7, 4),
@@ -244,7 +157,7 @@ def _q4_hidden(g):
     ]
 
 
-# --- q5: a stacked GRU equal to nn.GRU -------------------------------------------------------------
+# --- q3: a stacked GRU equal to nn.GRU -------------------------------------------------------------
 
 
 def stacked_gru_case(
@@ -283,16 +196,16 @@ def stacked_gru_case(
             expected = model(inputs, h_0)
         return compare_tensors(expected, got, ("output", "h_n"))
 
-    return Case("q5", label, Request("call", "stacked_gru", (inputs, h_0, layers)), judge, points, hidden)
+    return Case("q3", label, Request("call", "stacked_gru", (inputs, h_0, layers)), judge, points, hidden)
 
 
-def _q5_public():
+def _q3_public():
     return [
         stacked_gru_case("2 layers, T=4, n=2, d=3, h=5", _public_generator(), 2, 4, 2, 3, 5, hidden=False)
     ]
 
 
-def _q5_hidden(g):
+def _q3_hidden(g):
     return [
         stacked_gru_case("1 layer, T=3, n=1, d=2, h=2", g, 1, 3, 1, 2, 2),
         stacked_gru_case("3 layers, T=5, n=3, d=4, h=3", g, 3, 5, 3, 4, 3),
@@ -300,82 +213,102 @@ def _q5_hidden(g):
     ]
 
 
-# --- q6: measuring the gradient that reaches the first input ---------------------------------------
+# --- q4: the number of parameters of a stack -------------------------------------------------------
 
-KINDS = {"RNN": RNN, "GRU": GRU, "LSTM": LSTM}
+MODULES = {"RNN": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}
+
+
+def stack_parameter_count_case(label: str, kind: str, d: int, h: int, L: int, bidirectional: bool, *,
+                               hidden: bool = True, points: float = 1.0) -> Case:
+    """A test of ``stack_parameter_count(kind, d, h, L, bidirectional)`` against ``torch.nn``."""
+
+    def judge(got):
+        with torch.random.fork_rng():
+            module = MODULES[kind](d, h, num_layers=L, bidirectional=bidirectional)
+        expected = sum(p.numel() for p in module.parameters())
+        verdict = compare_value(expected, got, "number of parameters")
+        if not verdict.passed and type(got) is int:
+            return Verdict(False, f"{verdict.message} ({got - expected:+d})")
+        return verdict
+
+    args = (kind, d, h, L, bidirectional)
+    return Case("q4", label, Request("call", "stack_parameter_count", args), judge, points, hidden)
+
+
+def _q4_public():
+    return [stack_parameter_count_case("GRU, d=3, h=4, 2 layers", "GRU", 3, 4, 2, False, hidden=False)]
+
+
+def _q4_hidden(g):
+    return [
+        stack_parameter_count_case("RNN, d=5, h=2, 1 layer", "RNN", 5, 2, 1, False),
+        stack_parameter_count_case("LSTM, d=28, h=256, 3 layers", "LSTM", 28, 256, 3, False),
+        stack_parameter_count_case("GRU, bidirectional, d=4, h=6, 2 layers", "GRU", 4, 6, 2, True),
+        stack_parameter_count_case("LSTM, bidirectional, d=2, h=3, 3 layers", "LSTM", 2, 3, 3, True),
+    ]
+
+
+# --- q5: the gradient that reaches the first input, against depth -----------------------------------
 
 
 @functools.lru_cache(maxsize=64)
-def reference_first_input_gradient(kind: str, T: int) -> float:
-    """Norm of dL/dx_1 for the question's seeded one-layer model, L = sum of the last output."""
+def reference_depth_gradient(num_layers: int) -> float:
+    """Norm of dL/dx_1 for the question's seeded GRU stack (input 4, hidden 16, T = 20), L = sum of
+    the last output."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = KINDS[kind](8, 32)
-        x = torch.randn(T, 1, 8, requires_grad=True)
+        model = GRU(4, 16, num_layers=num_layers)
+        x = torch.randn(20, 1, 4, requires_grad=True)
     output, _ = model(x)
     output[-1].sum().backward()
     return float(x.grad[0].norm())
 
 
-def first_input_gradient_case(kind: str, T: int, *, hidden: bool = True, points: float = 1.0) -> Case:
-    """A test of ``first_input_gradient(kind, T)`` against the reference measurement."""
+def depth_gradient_case(num_layers: int, *, hidden: bool = True, points: float = 1.0) -> Case:
+    """A test of ``depth_gradient(num_layers)`` against the reference measurement."""
 
     def judge(got):
-        return relative_close(reference_first_input_gradient(kind, T), got, "gradient norm", 1e-3)
+        return relative_close(reference_depth_gradient(num_layers), got, "gradient norm", 1e-3)
 
-    return Case(
-        "q6",
-        f"first_input_gradient({kind!r}, {T})",
-        Request("call", "first_input_gradient", (kind, T)),
-        judge,
-        points,
-        hidden,
-    )
+    return Case("q5", f"depth_gradient({num_layers})", Request("call", "depth_gradient", (num_layers,)),
+                judge, points, hidden)
 
 
-def _largest_case(*, hidden: bool) -> Case:
+def _trend_case(*, hidden: bool) -> Case:
+    options = ("larger", "smaller")
+
     def judge(got):
-        if got not in KINDS:
-            return Verdict(False, f"expected one of {tuple(KINDS)}, got {describe(got)}")
+        if got not in options:
+            return Verdict(False, f"expected one of {options}, got {describe(got)}")
         if not hidden:
             return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
-        norms = {kind: reference_first_input_gradient(kind, 50) for kind in KINDS}
-        return compare_value(max(norms, key=norms.get), got, "largest gradient at T=50")
+        right = "larger" if reference_depth_gradient(4) > reference_depth_gradient(1) else "smaller"
+        return compare_value(right, got, "4 layers against 1")
 
-    label = "which model passes the most gradient back, T=50" + ("" if hidden else " (form only)")
-    return Case("q6", label, Request("value", "q6_largest"), judge, 1.0 if hidden else 0.0, hidden)
-
-
-def _q6_public():
-    return [first_input_gradient_case("GRU", 5, hidden=False), _largest_case(hidden=False)]
+    label = "is the gradient larger or smaller with 4 layers?" + ("" if hidden else " (form only)")
+    return Case("q5", label, Request("value", "q5_trend"), judge, 1.0 if hidden else 0.0, hidden)
 
 
-def _q6_hidden(g):
-    return [
-        first_input_gradient_case("RNN", 20),
-        first_input_gradient_case("LSTM", 50),
-        first_input_gradient_case("GRU", 50),
-        _largest_case(hidden=True),
-    ]
+def _q5_public():
+    return [depth_gradient_case(2, hidden=False), _trend_case(hidden=False)]
+
+
+def _q5_hidden(g):
+    return [depth_gradient_case(1), depth_gradient_case(3), depth_gradient_case(4), _trend_case(hidden=True)]
 
 
 CHAPTER = Chapter(
     id="04",
-    notebook="04_gru_lstm_deep.ipynb",
-    title="GRU and LSTM cells, deep recurrent networks",
+    notebook="04_deep_rnns.ipynb",
+    title="Deep recurrent networks",
     questions=[
-        Question("q1", "Question 1 (gru_step)", ("gru_step",), _q1_public, _q1_hidden),
-        Question("q2", "Question 2 (lstm_step)", ("lstm_step",), _q2_public, _q2_hidden),
-        Question("q3", "Question 3 (lstm_shapes)", ("lstm_shapes",), _q3_public, _q3_hidden),
-        Question("q4", "Question 4 (deep_gru)", ("deep_gru",), _q4_public, _q4_hidden),
-        Question("q5", "Question 5 (stacked_gru)", ("stacked_gru",), _q5_public, _q5_hidden),
-        Question(
-            "q6",
-            "Question 6 (first_input_gradient, q6_largest)",
-            ("first_input_gradient", "q6_largest"),
-            _q6_public,
-            _q6_hidden,
-        ),
+        Question("q1", "Question 1 (lstm_shapes)", ("lstm_shapes",), _q1_public, _q1_hidden),
+        Question("q2", "Question 2 (deep_gru)", ("deep_gru",), _q2_public, _q2_hidden),
+        Question("q3", "Question 3 (stacked_gru)", ("stacked_gru",), _q3_public, _q3_hidden),
+        Question("q4", "Question 4 (stack_parameter_count)", ("stack_parameter_count",), _q4_public,
+                 _q4_hidden),
+        Question("q5", "Question 5 (depth_gradient, q5_trend)", ("depth_gradient", "q5_trend"),
+                 _q5_public, _q5_hidden),
     ],
 )
 check = CHAPTER.check

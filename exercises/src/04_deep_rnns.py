@@ -1,18 +1,18 @@
 # %% [markdown] tags=["exercise-only"]
-# (ex-gru-lstm-deep)=
-# # Exercises: GRU, LSTM and deep recurrent networks
+# (ex-deep-rnns)=
+# # Exercises: deep recurrent networks
 #
-# Six graded questions on {ref}`chap-gru-lstm` and {ref}`chap-deep-rnns`. Write your code where a
-# cell says `# YOUR CODE HERE`, run it, then run the `check(...)` cell under it: the public checks
-# say what was expected and what came back. When your notebook is graded, more tests run on other
-# sizes and inputs (in float64, compared with the book's `rnnbook.cells` and `rnnbook.GRU`).
+# Five graded questions on {ref}`chap-deep-rnns`. Write your code where a cell says
+# `# YOUR CODE HERE`, run it, then run the `check(...)` cell under it: the public checks say what
+# was expected and what came back. When your notebook is graded, more tests run on other sizes and
+# inputs (in float64, compared with the book's `rnnbook.GRU` and `rnnbook.LSTM`, equal to
+# `torch.nn`).
 
 # %% [markdown] tags=["solution-only"]
-# (sol-gru-lstm-deep)=
-# # Solutions: GRU, LSTM and deep recurrent networks
+# (sol-deep-rnns)=
+# # Solutions: deep recurrent networks
 #
-# Reference solutions to {ref}`ex-gru-lstm-deep`, the graded exercises on {ref}`chap-gru-lstm`
-# and {ref}`chap-deep-rnns`.
+# Reference solutions to {ref}`ex-deep-rnns`, the graded exercises on {ref}`chap-deep-rnns`.
 
 # %%
 import torch
@@ -26,65 +26,7 @@ rnnbook.set_seed(0, num_threads=1)
 from rnnbook.grading.ch04 import check
 
 # %% [markdown]
-# ## Question 1: one GRU step
-#
-# Write `gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)`, one step of a GRU exactly as
-# `torch.nn.GRUCell` computes it ({eq}`eq-gru-r` to {eq}`eq-gru-h`): the rows of `weight_ih`
-# `(3h, d)` and `weight_hh` `(3h, h)` hold the reset gate, the update gate and the candidate, in
-# that order, and the reset gate multiplies the recurrent term *after* its matrix product and
-# bias. `x` is `(n, d)`, `h` `(n, h)`; return the new state `(n, h)`. Do not call
-# `rnnbook.cells.gru_cell`: write it.
-
-# %%
-def gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
-    """One GRU step in PyTorch's form (gates r, z, n); returns the new state (n, h)."""
-    # BEGIN SOLUTION
-    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=1)
-    h_r, h_z, h_n = (h @ weight_hh.T + bias_hh).chunk(3, dim=1)
-    r = torch.sigmoid(x_r + h_r)
-    z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
-    # END SOLUTION
-
-# %% tags=["exercise-only"]
-check("q1", gru_step=gru_step)
-
-# %% [markdown] tags=["solution-only"]
-# Each projection gives the three gates' pre-activations side by side, and `chunk(3, dim=1)` cuts
-# them apart. The reset gate multiplies `h_n`, which already contains `b_hn`: that is PyTorch's
-# form, which differs from the form of {cite}`cho2014learning` only through that bias. The new state
-# keeps the fraction `z` of the old one.
-
-# %% [markdown]
-# ## Question 2: one LSTM step
-#
-# Write `lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh)`, one step of an LSTM as
-# `torch.nn.LSTMCell` computes it ({eq}`eq-lstm-gates` to {eq}`eq-lstm-h`): `state` is the pair
-# `(h, c)`, the gates are stacked in the order input, forget, cell candidate, output (`(4h, d)` and
-# `(4h, h)` weights). Return the new pair `(h, c)`.
-
-# %%
-def lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh):
-    """One LSTM step in PyTorch's form (gates i, f, g, o); returns the new (h, c)."""
-    # BEGIN SOLUTION
-    h, c = state
-    gates = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
-    i, f, g, o = gates.chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
-    return h, c
-    # END SOLUTION
-
-# %% tags=["exercise-only"]
-check("q2", lstm_step=lstm_step)
-
-# %% [markdown] tags=["solution-only"]
-# Three gates are sigmoids and the candidate `g` is a tanh; the cell state is updated additively
-# (keep `f` of the old, add `i` of the new) and the hidden state is a gated view of it.
-
-# %% [markdown]
-# ## Question 3: predict the shapes of a stacked LSTM
+# ## Question 1: predict the shapes of a stacked LSTM
 #
 # `rnnbook.LSTM(d, h, num_layers=L)` (equal to `torch.nn.LSTM`) reads an input of shape
 # `(T, n, d)`. Write `lstm_shapes(T, n, d, h, L)` returning the shapes, as tuples of ints, of
@@ -99,7 +41,7 @@ def lstm_shapes(T, n, d, h, L):
     # END SOLUTION
 
 # %% tags=["exercise-only"]
-check("q3", lstm_shapes=lstm_shapes)
+check("q1", lstm_shapes=lstm_shapes)
 
 # %% [markdown] tags=["solution-only"]
 # `output` holds the last layer's state at every step; `h_n` and `c_n` hold every layer's state at
@@ -114,7 +56,7 @@ print(tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape), tuple(model.weigh
       tuple(model.weight_ih_l1.shape))
 
 # %% [markdown]
-# ## Question 4: two layers, two states
+# ## Question 2: two layers, two states
 #
 # Seed 003 is a learner's two-layer network from d2l's discussion forum: a GRU layer (d2l's layout,
 # `X @ W` with `W` of shape `(inputs, hidden)`, the reset gate applied *before* the product)
@@ -156,7 +98,7 @@ def deep_gru(inputs, state, params):
     return torch.cat(outputs, dim=0), (H, H1)  # both states, so that the next call can carry them
 
 # %% tags=["exercise-only"]
-check("q4", deep_gru=deep_gru)
+check("q2", deep_gru=deep_gru)
 
 # %% [markdown] tags=["solution-only"]
 # A stacked network has one state per layer, and each must be carried separately: the first
@@ -167,7 +109,7 @@ check("q4", deep_gru=deep_gru)
 # "Mistake 3" of {ref}`chap-deep-rnns`.)
 
 # %% [markdown]
-# ## Question 5: a stacked GRU, equal to `nn.GRU`
+# ## Question 3: a stacked GRU, equal to `nn.GRU`
 #
 # Write `stacked_gru(inputs, h_0, layers)`: the forward pass of an $L$-layer GRU with PyTorch's
 # interface ({eq}`eq-deep-rnn`). `inputs` is `(T, n, d)`, `h_0` `(L, n, h)`, and `layers` has one
@@ -192,7 +134,7 @@ def stacked_gru(inputs, h_0, layers):
     # END SOLUTION
 
 # %% tags=["exercise-only"]
-check("q5", stacked_gru=stacked_gru)
+check("q3", stacked_gru=stacked_gru)
 
 # %% [markdown] tags=["solution-only"]
 # Running one layer over the whole sequence before the next is the order in which `nn.GRU` (and
@@ -211,23 +153,56 @@ print("equal to nn.GRU up to 1e-6:", torch.allclose(output, expected_output, ato
       and torch.allclose(h_n, expected_h_n, atol=1e-6))
 
 # %% [markdown]
-# ## Question 6: measure how much gradient reaches the first input
+# ## Question 4: count the parameters of a stack
 #
-# Complete `first_input_gradient(kind, T)`: it builds a one-layer `rnnbook.RNN`, `rnnbook.GRU` or
-# `rnnbook.LSTM` (`kind` is `"RNN"`, `"GRU"` or `"LSTM"`) with input size 8 and hidden size 32,
-# seeded, and a seeded input of shape `(T, 1, 8)`. Take the loss $L$ to be the sum of the last
-# step's output, backpropagate, and return the norm of $\partial L/\partial \mathbf{x}_1$ (the
-# gradient of the *first* input) as a float.
-#
-# Then print it for the three kinds at $T = 5, 20, 50$, and set `q6_largest` to the kind (a string)
-# whose first input receives the largest gradient at $T = 50$.
+# Write `stack_parameter_count(kind, d, h, L, bidirectional)`: the number of parameters of
+# `torch.nn.RNN`, `GRU` or `LSTM` (`kind` is `"RNN"`, `"GRU"` or `"LSTM"`) built with
+# `(d, h, num_layers=L, bidirectional=bidirectional)`, as an int. Work it out from the sizes:
+# every layer and direction has its own weights and both biases, and the layers above the first
+# read the states of the layer below (of both its directions).
 
 # %%
-def first_input_gradient(kind, T):
-    """Norm of dL/dx_1 for a seeded one-layer model, with L the sum of the last output."""
+def stack_parameter_count(kind, d, h, L, bidirectional):
+    """Number of parameters of an L-layer recurrent module, both biases included."""
+    # BEGIN SOLUTION
+    G = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+    D = 2 if bidirectional else 1
+    total = 0
+    for layer in range(L):
+        layer_input = d if layer == 0 else D * h  # layer l > 0 reads both directions of layer l - 1
+        total += D * G * h * (layer_input + h + 2)
+    return total
+    # END SOLUTION
+
+# %% tags=["exercise-only"]
+check("q4", stack_parameter_count=stack_parameter_count)
+
+# %% [markdown] tags=["solution-only"]
+# Layer 0 costs $D\,G\,h\,(d + h + 2)$; every layer above it costs $D\,G\,h\,(Dh + h + 2)$,
+# which does not depend on $d$. So for a wide hidden layer the depth, not the input size,
+# dominates the count. Against the module:
+
+# %% tags=["solution-only"]
+lstm = torch.nn.LSTM(28, 256, num_layers=3, bidirectional=True)
+print(stack_parameter_count("LSTM", 28, 256, 3, True), sum(p.numel() for p in lstm.parameters()))
+
+# %% [markdown]
+# ## Question 5: measure the gradient through a deeper stack
+#
+# Complete `depth_gradient(num_layers)`: it builds a seeded `rnnbook.GRU(4, 16,
+# num_layers=num_layers)` and a seeded input of shape `(20, 1, 4)`. Take the loss to be the sum
+# of the last step's output, backpropagate, and return the norm of the gradient with respect to
+# the *first* input step as a float.
+#
+# Print it for 1 to 4 layers. Then set `q5_trend` to `"larger"` or `"smaller"`: is the gradient
+# that reaches the first input larger or smaller with 4 layers than with 1?
+
+# %%
+def depth_gradient(num_layers):
+    """Norm of dL/dx_1 for a seeded GRU stack, with L the sum of the last output."""
     torch.manual_seed(0)
-    model = {"RNN": rnnbook.RNN, "GRU": rnnbook.GRU, "LSTM": rnnbook.LSTM}[kind](8, 32)
-    x = torch.randn(T, 1, 8, requires_grad=True)
+    model = rnnbook.GRU(4, 16, num_layers=num_layers)
+    x = torch.randn(20, 1, 4, requires_grad=True)
     # BEGIN SOLUTION
     output, _ = model(x)
     output[-1].sum().backward()
@@ -235,21 +210,22 @@ def first_input_gradient(kind, T):
     # END SOLUTION
 
 # %% tags=["nbval-ignore-output"]
-# YOUR CODE HERE: print the norms  # EXERCISE
+# YOUR CODE HERE: print the norms for 1 to 4 layers  # EXERCISE
 # BEGIN SOLUTION NO PROMPT
-for kind in ("RNN", "GRU", "LSTM"):
-    print(f"{kind:4s}", "  ".join(f"T={T}: {first_input_gradient(kind, T):.1e}" for T in (5, 20, 50)))
+for num_layers in range(1, 5):
+    print(f"{num_layers} layer{'s' if num_layers > 1 else ' '}: {depth_gradient(num_layers):.1e}")
 # END SOLUTION
 
 # %%
-q6_largest = "LSTM"  # SOLUTION
+q5_trend = "larger"  # SOLUTION
 
 # %% tags=["exercise-only"]
-check("q6", first_input_gradient=first_input_gradient, q6_largest=q6_largest)
+check("q5", depth_gradient=depth_gradient, q5_trend=q5_trend)
 
 # %% [markdown] tags=["solution-only"]
-# At initialization all three pass back very little over 50 steps: their gates and weights start
-# small and random, so each step still shrinks the gradient. The gated cells shrink it far less per
-# step than the Elman cell (compare the columns at $T = 50$), because of the additive paths of their
-# state updates; training can then open those paths further (update gates near 1, forget gates
-# near 1), which the Elman cell cannot do.
+# With these seeds the gradient is larger with 4 layers than with 1, but it is not monotone in the
+# depth (2 layers pass back less than 1). Depth adds paths: the last output depends on
+# $\mathbf{x}_1$ through every way of climbing the $L$ layers during the 19 steps, and the size of
+# their sum at initialization depends on the random weights more than on $L$. What depth does not
+# do is shorten the way back in time: every path still crosses 19 time steps in some layer, so the
+# gradient stays small (below $10^{-3}$ here) whatever the number of layers.

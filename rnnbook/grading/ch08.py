@@ -1,0 +1,275 @@
+"""Exercise set 8: how good a language model can get (questions, tests, references).
+
+The notebook is ``exercises/08_language_models.ipynb``, generated from
+``exercises/src/08_language_models.py``. References come from :mod:`rnnbook.markov` (the Markov
+chains and their entropy rate, Chapter 8), :mod:`rnnbook.language_models` (``RecurrentLM`` and
+``detach_state``) and :mod:`rnnbook.data` (``sequential_batches``).
+
+Questions: (q1) the entropy rate of an order-1 Markov chain; (q2) the perplexity of a text from
+minibatch losses of different sizes; (q3) the sampling distribution at a temperature, greedy at
+0; (q4) fix a truncated-BPTT loop that carries its state without detaching it; (q5) measure the
+mean log-loss of a sample of a chain, with its standard error, against the entropy rate.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+from torch.nn import functional as F
+
+from rnnbook.data import sequential_batches
+from rnnbook.grading.core import (
+    Case,
+    Chapter,
+    Question,
+    Request,
+    Verdict,
+    compare_tensor,
+    compare_value,
+    describe,
+    random_tensor,
+    relative_close,
+)
+from rnnbook.language_models import RecurrentLM, detach_state
+from rnnbook.markov import MarkovChain, batch_means_standard_error
+
+__all__ = [
+    "CHAPTER",
+    "entropy_rate_case",
+    "perplexity_from_losses_case",
+    "temperature_probs_case",
+    "tbptt_losses_case",
+    "sample_log_loss_case",
+    "reference_tbptt_losses",
+    "reference_sample_log_loss",
+]
+
+
+def _public_generator() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+def _as_float(got):
+    return float(got) if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+
+
+# --- q1: entropy rate -----------------------------------------------------------------------------
+
+
+def _random_chain(generator, q, concentration=1.0):
+    """A (q, q) transition matrix with positive entries: normalized exponentials of random logits."""
+    logits = random_tensor(generator, q, q, scale=2.0 * concentration)
+    return torch.softmax(logits, dim=1)
+
+
+def entropy_rate_case(label: str, probs: torch.Tensor, *, hidden: bool = True, points: float = 1.0) -> Case:
+    """A test of ``entropy_rate(probs)`` against :meth:`rnnbook.markov.MarkovChain.entropy_rate`."""
+    probs = probs.to(torch.float64)
+
+    def judge(got):
+        return relative_close(MarkovChain(probs, order=1).entropy_rate(), _as_float(got),
+                              "entropy rate (nats)", 1e-6)
+
+    return Case("q1", label, Request("call", "entropy_rate", (probs,)), judge, points, hidden)
+
+
+def _two_state(a, b):
+    return torch.tensor([[1 - a, a], [b, 1 - b]], dtype=torch.float64)
+
+
+def _q1_public():
+    return [entropy_rate_case("two states, a=0.1, b=0.3", _two_state(0.1, 0.3), hidden=False),
+            entropy_rate_case("three tokens", _random_chain(_public_generator(), 3), hidden=False)]
+
+
+def _q1_hidden(g):
+    return [entropy_rate_case("two states, a=0.02, b=0.5", _two_state(0.02, 0.5)),
+            entropy_rate_case("four tokens", _random_chain(g, 4)),
+            entropy_rate_case("six tokens, peaked rows", _random_chain(g, 6, 3.0)),
+            entropy_rate_case("a chain far from symmetric", torch.softmax(
+                torch.tensor([[4.0, 0, 0], [3.0, 0, 1], [0, 0, 5]], dtype=torch.float64), dim=1))]
+
+
+# --- q2: perplexity from minibatch losses ---------------------------------------------------------
+
+
+def perplexity_from_losses_case(label: str, generator: torch.Generator, num_batches: int, full: int,
+                                last: int, *, hidden: bool = True, points: float = 1.0) -> Case:
+    """A test of ``perplexity_from_losses(mean_losses, counts)``: ``num_batches`` minibatches of
+    ``full`` tokens, the last one of ``last`` tokens."""
+    mean_losses = (random_tensor(generator, num_batches) + 1.0) * 1.5  # in [0, 3) nats
+    counts = torch.full((num_batches,), full, dtype=torch.long)
+    counts[-1] = last
+
+    def judge(got):
+        expected = math.exp(float((mean_losses * counts).sum() / counts.sum()))
+        return relative_close(expected, _as_float(got), f"perplexity (counts {counts.tolist()})", 1e-9)
+
+    request = Request("call", "perplexity_from_losses", (mean_losses, counts))
+    return Case("q2", label, request, judge, points, hidden)
+
+
+def _q2_public():
+    return [perplexity_from_losses_case("3 minibatches of 64, 64 and 8 tokens", _public_generator(), 3, 64, 8,
+                                        hidden=False)]
+
+
+def _q2_hidden(g):
+    return [perplexity_from_losses_case("one minibatch of 10 tokens", g, 1, 10, 10),
+            perplexity_from_losses_case("5 minibatches of 100 tokens, the last of 3", g, 5, 100, 3),
+            perplexity_from_losses_case("4 minibatches of equal size", g, 4, 32, 32)]
+
+
+# --- q3: temperature ------------------------------------------------------------------------------
+
+
+def _reference_temperature(logits, tau):
+    if tau == 0:
+        return F.one_hot(logits.argmax(dim=-1), logits.shape[-1]).to(logits.dtype)
+    return torch.softmax(logits / tau, dim=-1)
+
+
+def temperature_probs_case(label: str, logits: torch.Tensor, tau: float, *, hidden: bool = True,
+                           points: float = 1.0) -> Case:
+    """A test of ``temperature_probs(logits, tau)``."""
+
+    def judge(got):
+        return compare_tensor(_reference_temperature(logits, tau), got, f"probabilities at tau={tau:g}",
+                              rtol=1e-9, atol=1e-12)
+
+    request = Request("call", "temperature_probs", (logits, tau))
+    return Case("q3", label, request, judge, points, hidden)
+
+
+def _q3_public():
+    g = _public_generator()
+    return [temperature_probs_case("one row of 4 logits, tau=0.5", random_tensor(g, 4, scale=3), 0.5,
+                                   hidden=False),
+            temperature_probs_case("2 rows of 3 logits, tau=0 (greedy)", random_tensor(g, 2, 3, scale=3), 0.0,
+                                   hidden=False)]
+
+
+def _q3_hidden(g):
+    return [temperature_probs_case("3 rows of 5 logits, tau=1", random_tensor(g, 3, 5, scale=3), 1.0),
+            temperature_probs_case("(2, 3, 6) logits, tau=2.5", random_tensor(g, 2, 3, 6, scale=3), 2.5),
+            temperature_probs_case("large logits, tau=0.001 (no NaN)", random_tensor(g, 2, 7, scale=50),
+                                   1e-3),
+            temperature_probs_case("a tie, tau=0 (the first maximum)",
+                                   torch.tensor([[1.0, 3.0, 3.0, 0.0]], dtype=torch.float64), 0.0)]
+
+
+# --- q4: truncated BPTT with a detached state -----------------------------------------------------
+
+
+def reference_tbptt_losses(ids: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
+    """The losses of the question's training loop, with the carried state detached (eq-tbptt)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = RecurrentLM(5, 8, "gru").double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses, state = [], None
+    for X, Y in sequential_batches(ids, batch_size, num_steps, generator=torch.Generator().manual_seed(0)):
+        logits, state = model(X, None if state is None else detach_state(state))
+        loss = F.cross_entropy(logits.reshape(-1, 5), Y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return torch.tensor(losses, dtype=torch.float64)
+
+
+def tbptt_losses_case(label: str, generator: torch.Generator, length: int, batch_size: int, num_steps: int,
+                      *, hidden: bool = True, points: float = 1.0) -> Case:
+    """A test of ``tbptt_losses(ids, batch_size, num_steps)`` on random ids over 5 tokens."""
+    ids = torch.randint(0, 5, (length,), generator=generator)
+
+    def judge(got):
+        return compare_tensor(reference_tbptt_losses(ids, batch_size, num_steps), got,
+                              f"losses of every update ({length} tokens, {batch_size} streams, "
+                              f"{num_steps} steps)", rtol=1e-6, atol=1e-9)
+
+    request = Request("call", "tbptt_losses", (ids, batch_size, num_steps))
+    return Case("q4", label, request, judge, points, hidden)
+
+
+def _q4_public():
+    return [tbptt_losses_case("300 tokens, batch 4, 10 steps", _public_generator(), 300, 4, 10, hidden=False)]
+
+
+def _q4_hidden(g):
+    return [tbptt_losses_case("200 tokens, batch 2, 8 steps", g, 200, 2, 8),
+            tbptt_losses_case("500 tokens, batch 5, 12 steps", g, 500, 5, 12),
+            tbptt_losses_case("120 tokens, batch 3, 5 steps", g, 120, 3, 5)]
+
+
+# --- q5: a sample's log-loss against the entropy rate ---------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def reference_sample_log_loss(a: float, b: float, num_tokens: int) -> tuple[float, float]:
+    """(mean log-loss, batch-means standard error) of the question's seeded sample."""
+    chain = MarkovChain(_two_state(a, b), order=1)
+    losses = chain.log_losses(chain.sample(num_tokens, torch.Generator().manual_seed(0)))
+    return float(losses.mean()), batch_means_standard_error(losses)
+
+
+def sample_log_loss_case(a: float, b: float, num_tokens: int, *, hidden: bool = True,
+                         points: float = 1.0) -> Case:
+    """A test of ``sample_log_loss(a, b, num_tokens)`` -> ``(mean, standard_error)``."""
+
+    def judge(got):
+        mean, error = reference_sample_log_loss(a, b, num_tokens)
+        if not isinstance(got, tuple) or len(got) != 2:
+            return Verdict(False, f"expected a pair (mean, standard_error), got {describe(got)}")
+        parts = [relative_close(mean, _as_float(got[0]), "mean", 1e-9),
+                 relative_close(error, _as_float(got[1]), "standard error", 1e-9)]
+        return Verdict(all(p.passed for p in parts), "; ".join(p.message for p in parts))
+
+    args = (a, b, num_tokens)
+    request = Request("call", "sample_log_loss", args)
+    return Case("q5", f"sample_log_loss{args}", request, judge, points, hidden)
+
+
+def _within_case(*, hidden: bool) -> Case:
+    options = ("yes", "no")
+
+    def judge(got):
+        if got not in options:
+            return Verdict(False, f"expected one of {options}, got {describe(got)}")
+        if not hidden:
+            return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
+        mean, error = reference_sample_log_loss(0.1, 0.3, 20_000)
+        entropy = MarkovChain(_two_state(0.1, 0.3), order=1).entropy_rate()
+        right = "yes" if abs(mean - entropy) <= 3 * error else "no"
+        return compare_value(right, got, "within three standard errors (20,000 tokens)")
+
+    label = "is the mean within three standard errors?" + ("" if hidden else " (form only)")
+    return Case("q5", label, Request("value", "q5_within"), judge, 1.0 if hidden else 0.0, hidden)
+
+
+def _q5_public():
+    return [sample_log_loss_case(0.1, 0.3, 2_000, hidden=False), _within_case(hidden=False)]
+
+
+def _q5_hidden(g):
+    return [sample_log_loss_case(0.2, 0.2, 5_000), sample_log_loss_case(0.05, 0.6, 10_000),
+            _within_case(hidden=True)]
+
+
+CHAPTER = Chapter(
+    id="08",
+    notebook="08_language_models.ipynb",
+    title="How good can a language model get?",
+    questions=[
+        Question("q1", "Question 1 (entropy_rate)", ("entropy_rate",), _q1_public, _q1_hidden),
+        Question("q2", "Question 2 (perplexity_from_losses)", ("perplexity_from_losses",), _q2_public,
+                 _q2_hidden),
+        Question("q3", "Question 3 (temperature_probs)", ("temperature_probs",), _q3_public, _q3_hidden),
+        Question("q4", "Question 4 (tbptt_losses)", ("tbptt_losses",), _q4_public, _q4_hidden),
+        Question("q5", "Question 5 (sample_log_loss, q5_within)", ("sample_log_loss", "q5_within"),
+                 _q5_public, _q5_hidden),
+    ],
+)
+check = CHAPTER.check
