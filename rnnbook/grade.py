@@ -52,6 +52,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -69,7 +70,8 @@ import rnnbook.grading.core as core
 from rnnbook.grading import CHAPTERS, load_chapter
 from rnnbook.grading.core import Case, Chapter, Failure, Verdict
 
-__all__ = ["Options", "Result", "grade_submission", "grade_many", "load_private_cases", "main"]
+__all__ = ["Options", "Result", "grade_submission", "grade_many", "load_private_cases", "probe_sandbox",
+           "main"]
 
 MAX_NOTEBOOK_BYTES = 20_000_000
 STATUSES = ("ok", "timeout", "out of memory", "crashed", "not a notebook")
@@ -151,32 +153,59 @@ def _requests(cases: list[Case]) -> tuple[list[core.Request], list[int]]:
     return requests, which
 
 
-# Run as nobody when the grader is root. The interpreter may live under a folder nobody cannot
-# enter (here /root/.pyenv, under /root with mode 700): then the sandbox gets a private mount
-# namespace in which that folder is replaced by an empty tmpfs holding only the Python
-# installation (which also hides everything else in it), before it drops to nobody with setpriv.
-# It also gets its own PID namespace: when the sandbox ends or is killed, every process it
-# started (even one that left its process group) is killed with it.
-_DROP_SCRIPT = """set -e
-BASE=$1; TOP=$2; STAGE=$3; shift 3
-if [ -n "$TOP" ]; then
-  mount --bind "$BASE" "$STAGE"
-  mount -t tmpfs -o mode=0755,size=1m rnnbook-sandbox "$TOP"
-  mkdir -p "$BASE"
-  mount --bind "$STAGE" "$BASE"
-  umount "$STAGE"
-fi
-exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \\
+# Run as nobody when the grader is root. What the sandbox must read (the Python installation, the
+# virtual environment, the library's folder) may lie under a folder nobody cannot enter: /root
+# (mode 700) holds pyenv's Python, and a checkout made under `mktemp -d` or a private home folder
+# is closed too. The sandbox gets a private mount namespace in which each such closed folder is
+# replaced by an empty tmpfs holding only the folders it needs, bind-mounted back in place (which
+# also hides everything else in it, the solutions and other submissions among them), before it
+# drops to nobody with setpriv. The owner's folders keep their modes. It also gets its own PID
+# namespace: when the sandbox ends or is killed, every process it started is killed with it.
+_DROP_TAIL = """exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \\
   --inh-caps=-all --bounding-set=-all -- "$@"
 """
 
 
 def _closed_ancestor(path: Path) -> Path | None:
-    """The outermost folder on the way to ``path`` that others may not enter, if any."""
-    for folder in reversed([path, *path.parents]):
+    """The outermost folder on the way to ``path`` (itself excluded) that others may not enter."""
+    for folder in reversed(path.parents):
         if not folder.stat().st_mode & 0o001:
             return folder
     return None
+
+
+def sandbox_needs() -> list[Path]:
+    """The folders the sandbox reads: the Python installation, the environment, the library."""
+    import rnnbook
+
+    needed = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+              Path(rnnbook.__file__).resolve().parent}
+    return sorted(p for p in needed if not any(q != p and q in p.parents for q in needed))
+
+
+def _mount_script(stage: Path) -> str:
+    """Shell lines that make every needed folder reachable by nobody, then drop to nobody."""
+    lines = ["set -e"]
+    hidden: dict[Path, list[Path]] = {}
+    for path in sandbox_needs():
+        top = _closed_ancestor(path)
+        if top is not None:
+            hidden.setdefault(top, []).append(path)
+    index = 0
+    for top, paths in hidden.items():
+        moves = []
+        for path in paths:
+            slot = stage / str(index)
+            slot.mkdir()
+            index += 1
+            lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(slot))}")
+            moves.append((slot, path))
+        lines.append(f"mount -t tmpfs -o mode=0755,size=1m rnnbook-sandbox {shlex.quote(str(top))}")
+        for slot, path in moves:
+            lines += [f"mkdir -p {shlex.quote(str(path))}",
+                      f"mount --bind {shlex.quote(str(slot))} {shlex.quote(str(path))}",
+                      f"umount {shlex.quote(str(slot))}"]
+    return "\n".join(lines) + "\n" + _DROP_TAIL
 
 
 @functools.lru_cache(maxsize=1)
@@ -196,11 +225,8 @@ def _sandbox_argv(workdir: Path, stage: Path) -> list[str]:
     python = [sys.executable, "-I", "-B", "-m", "rnnbook.grading.sandbox", str(workdir)]
     if sandbox_mode() != "nobody":
         return python
-    base = Path(sys.base_prefix)
-    top = _closed_ancestor(base)
     return [shutil.which("unshare"), "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-            "--", "/bin/sh", "-c",
-            _DROP_SCRIPT, "rnnbook-sandbox", str(base), str(top or ""), str(stage), *python]
+            "--", "/bin/sh", "-c", _mount_script(stage), "rnnbook-sandbox", *python]
 
 
 def _run_sandbox(cells: list[str], requests: list[core.Request], options: Options):
@@ -260,6 +286,9 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
         last = records[-1]["cell"] + 1 if records else 0
         why = f"signal {-process.returncode}" if process.returncode < 0 else f"exit code {process.returncode}"
         note = f"the sandbox ended early ({why}) while running code cell {last}"
+        said = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
+        if said and not records:  # it died before any learner code ran: say why
+            note += f": {said[-1][-400:]}"
         if "MemoryError" in stderr_tail or process.returncode == -signal.SIGKILL:
             status = "out of memory"
     elif any(r["status"] == "timeout" for r in records):
@@ -269,6 +298,22 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
     else:
         status = "ok"
     return answers, records, status, note
+
+
+def probe_sandbox(options: Options) -> None:
+    """Start one empty sandbox before grading anyone; stop with its real error if it cannot run.
+
+    Without this, a sandbox that cannot even import the library (a folder nobody cannot read, a
+    missing mount tool) would give every submission the status ``crashed`` and zero points.
+    """
+    _, _, status, note = _run_sandbox([], [], options)
+    if status != "ok":
+        raise SystemExit(
+            f"error: the grading sandbox cannot start here, so nothing was graded ({note or status}).\n"
+            f"The sandbox runs as {'nobody' if sandbox_mode() == 'nobody' else 'the same user'} and must "
+            f"read {', '.join(str(p) for p in sandbox_needs())}. If the message names a missing module "
+            "or a permission, check that these folders are readable by that user (their parent folders "
+            "may stay private: the grader mounts them into the sandbox).")
 
 
 def _read_cells(workdir: Path) -> list[dict]:
@@ -471,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(output.resolve() == p.resolve() for p in paths):
         raise SystemExit(f"-o {output} is one of the submissions: refusing to overwrite it")
     options = Options(args.timeout, args.cell_timeout, args.memory)
+    probe_sandbox(options)
     start = time.perf_counter()
     results = grade_many(paths, chapter, cases, options, args.jobs)
     seconds = time.perf_counter() - start

@@ -1,13 +1,24 @@
-"""Small helpers every notebook uses: fixed seeds and thread count, so strict nbval holds."""
+"""Small helpers every notebook uses: fixed seeds and thread count, round-off reported as a bound,
+and errors shown cleanly.
+
+Why bounds and not digits: the stored outputs of every notebook are compared with fresh ones by
+``make test`` (nbval), on whatever CPU runs it. The last bits of a floating-point result depend on
+the CPU's instruction set and the libraries' code paths (``ATEN_CPU_CAPABILITY``, ``MKL_CBWR``),
+so ``1.1e-16`` on one machine is ``1.7e-16`` on the next. What every machine agrees on is that the
+difference is *below* a tolerance: :func:`agree` and :func:`below` print that, and fail loudly
+(naming the real value) when it does not hold.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed"]
+__all__ = ["set_seed", "max_difference", "below", "agree", "show_error"]
 
 
 def set_seed(seed: int = 0, num_threads: int = 1) -> None:
@@ -21,3 +32,73 @@ def set_seed(seed: int = 0, num_threads: int = 1) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(num_threads)
+
+
+Tensors = torch.Tensor | Iterable[torch.Tensor]
+
+
+def _as_list(x: Tensors) -> list[torch.Tensor]:
+    return [x] if isinstance(x, torch.Tensor) else list(x)
+
+
+def max_difference(actual: Tensors, expected: Tensors) -> float:
+    """The largest ``|actual - expected|`` over a tensor, or over matching sequences of tensors.
+
+    Shapes must match exactly (no broadcasting): a shape mismatch is an error, not a difference.
+    """
+    actual, expected = _as_list(actual), _as_list(expected)
+    if len(actual) != len(expected):
+        raise ValueError(f"{len(actual)} tensors compared with {len(expected)}")
+    worst = 0.0
+    for a, b in zip(actual, expected):
+        if a.shape != b.shape:
+            raise ValueError(f"shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
+        if a.numel():
+            worst = max(worst, (a.detach() - b.detach()).abs().max().item())
+    return worst
+
+
+def _short(number: float) -> str:
+    """``1e-12`` and ``6e-7`` rather than ``1e-12`` and ``6e-07``."""
+    mantissa, exponent = f"{number:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def below(value: float, tolerance: float) -> str:
+    """``"below 1e-12"`` after checking that ``value < tolerance``; raise if it is not.
+
+    Use it to print a round-off error or any quantity whose digits depend on the CPU: the text
+    is the same on every machine, and the cell fails (with the real value) if the claim breaks.
+    """
+    if not value < tolerance:  # also catches NaN
+        raise AssertionError(f"{value:.3g} is not below {_short(tolerance)}")
+    return f"below {_short(tolerance)}"
+
+
+def agree(actual: Tensors, expected: Tensors, tolerance: float = 1e-12) -> str:
+    """``"max |difference| below 1e-12"`` for two tensors (or sequences of tensors) that agree
+    to within ``tolerance``; raise an ``AssertionError`` naming the difference if they do not.
+
+    The default suits float64 computations that differ only in the order of operations; pass
+    about ``1e-5`` for float32.
+    """
+    return f"max |difference| {below(max_difference(actual, expected), tolerance)}"
+
+
+@contextlib.contextmanager
+def show_error(*kinds: type[BaseException]) -> Iterator[None]:
+    """Run a block that must raise one of ``kinds``; print the error as ``Type: message``.
+
+    The book uses it where a mistake is the lesson (a wrong shape, an in-place write): the page
+    shows the message a learner would see, without a traceback full of one machine's paths, and
+    the cell fails if the block stops raising.
+    """
+    kinds = kinds or (Exception,)
+    try:
+        yield
+    except kinds as error:
+        message = str(error).strip()
+        print(f"{type(error).__name__}: {message}" if message else type(error).__name__)
+    else:
+        names = " or ".join(k.__name__ for k in kinds)
+        raise AssertionError(f"expected the block to raise {names}, but it ran without error")

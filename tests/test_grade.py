@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -495,3 +496,59 @@ def test_a_typical_mistake_gets_partial_credit(stem):
     got, most = points[question], maxima[question]
     assert 0 < got < most, f"{stem} {question}: the typical mistake scored {got} of {most}"
     assert all(points[q] == maxima[q] for q in maxima if q != question)
+
+
+
+def _checkout_with_environment(folder: Path) -> Path:
+    """A copy of the library in ``folder`` with a virtual environment of its own inside it (the
+    other packages, torch and numpy, come from the project's environment); returns its python."""
+    shutil.copytree(ROOT / "rnnbook", folder / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / ".venv")], check=True)
+    python = folder / ".venv" / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    Path(site, "rnnbook_test.pth").write_text("\n".join([str(folder), *ours]) + "\n", encoding="utf-8")
+    return python
+
+
+def _grade_with(python: Path, submissions: Path, output: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(python), "-m", "rnnbook.grade", "01", str(submissions), "-o", str(output),
+                           "-j", "1"], capture_output=True, text=True, cwd=output.parent, timeout=300)
+
+
+def test_grading_works_from_a_checkout_in_a_private_folder(tmp_path):
+    """A checkout under a folder only its owner can enter (``mktemp -d`` gives mode 0700, as do
+    many home folders) still grades: the sandbox gets the folders it needs mounted in, and the
+    owner's folders keep their modes."""
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o700)
+    python = _checkout_with_environment(private / "repo")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(ROOT / "solutions" / "01_rnn_from_scratch.ipynb", submissions / "solution.ipynb")
+    run = _grade_with(python, submissions, tmp_path / "grades.csv")
+    assert run.returncode == 0, f"grader exited with {run.returncode}:\n{run.stdout}\n{run.stderr}"
+    with open(tmp_path / "grades.csv", encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["status"] == "ok" and row["total"] == row["max"], row
+    assert private.stat().st_mode & 0o777 == 0o700, "the grader loosened the private folder"
+
+
+def test_a_sandbox_that_cannot_start_stops_the_grader_before_grading(tmp_path):
+    """If the sandbox cannot import the library, the grader says why at once and writes no CSV
+    (rather than giving every learner zero points with the status ``crashed``)."""
+    python = _checkout_with_environment(tmp_path / "repo")
+    if sandbox_mode() == "nobody":  # the library folder itself closed: nobody cannot import it
+        (tmp_path / "repo" / "rnnbook").chmod(0o700)
+        why = ("PermissionError", "No module named 'rnnbook")
+    else:  # the sandbox is this user: break its import instead
+        broken = tmp_path / "repo" / "rnnbook" / "grading" / "sandbox.py"
+        broken.write_text("raise ImportError('on purpose')\n")
+        why = ("on purpose",)
+    run = _grade_with(python, ROOT / "solutions", tmp_path / "grades.csv")
+    assert run.returncode != 0
+    assert "the grading sandbox cannot start here, so nothing was graded" in run.stderr, run.stderr
+    assert any(w in run.stderr for w in why), run.stderr
+    assert not (tmp_path / "grades.csv").exists()

@@ -1,6 +1,7 @@
 """Static checks of the committed notebooks (nbval silently passes cells that never ran)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,48 @@ def test_no_stored_errors_outside_raises_exception_cells(path):
 def test_chapter_fixes_seed_and_threads(path):
     code = "\n".join(_code(c) for c in _cells(path) if c["cell_type"] == "code")
     assert "set_seed(" in code, f"{path.name} never calls rnnbook.set_seed (seeds and thread count)"
+
+
+# A printed number of order 1e-5 or below is round-off or a tolerance. Its digits change with the
+# CPU (and with ATEN_CPU_CAPABILITY / MKL_CBWR), so it may appear only as a bound: "below 1e-12".
+ROUNDOFF = re.compile(r"(?<![\w.])\d(?:\.\d+)?e-(?:0[5-9]|[1-9]\d)\b")
+BOUND = re.compile(r"(below|under|up to|within|than|<=?|≤|tol\w*=?)\s*$")
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:[\w.-]+/){2,}[\w.-]+\.(?:py|ipynb|so)\b")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _output_text(output):
+    text = "".join(output.get("text", "")) + "".join(output.get("traceback", []))
+    text += "".join(output.get("data", {}).get("text/plain", ""))
+    return COLOUR.sub("", text)
+
+
+def roundoff_digits(text):
+    """The round-off values in ``text`` that are printed as digits rather than as a bound."""
+    return [m.group(0) for m in ROUNDOFF.finditer(text)
+            if not BOUND.search(text[max(0, m.start() - 16):m.start()])]
+
+
+def test_roundoff_detector():
+    assert roundoff_digits("max |difference| 1.1e-16") == ["1.1e-16"]
+    assert roundoff_digits("k=50: 8.0e-14, ratio 3e-07") == ["8.0e-14", "3e-07"]
+    assert roundoff_digits("max |difference| below 1e-12; tol=1e-06") == []
+    assert roundoff_digits("loss 2.3e+01, lr 0.1, 1.5e-03") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_stored_outputs_are_portable(path):
+    """No stored output prints round-off digits or a path of the machine that executed it."""
+    problems = []
+    for index, cell in enumerate(_cells(path)):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        for output in cell.get("outputs", []):
+            text = _output_text(output)
+            digits = roundoff_digits(text)
+            if digits and "nbval-ignore-output" not in tags:
+                problems.append(f"code cell {index} prints round-off digits {digits[:3]}: print "
+                                "rnnbook.agree(...) or rnnbook.below(...) instead")
+            if MACHINE_PATH.search(text):
+                problems.append(f"code cell {index} shows a path of this machine "
+                                f"({MACHINE_PATH.search(text).group(0)}): use rnnbook.show_error")
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)

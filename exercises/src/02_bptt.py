@@ -16,6 +16,8 @@
 # Reference solutions to {ref}`ex-bptt`, the graded exercises on {ref}`chap-bptt`.
 
 # %%
+import math
+
 import torch
 
 import rnnbook
@@ -242,7 +244,8 @@ def input_gradient_norms(inputs, state, W_ih, W_hh, b):
 # BEGIN SOLUTION NO PROMPT
 for scale in (0.5, 1.0, 2.0, 4.0):
     norms = input_gradient_norms(*make_rnn(scale))
-    print(f"scale {scale}: norms[0] / norms[-1] = {(norms[0] / norms[-1]).item():.1e}")
+    ratio = (norms[0] / norms[-1]).item()
+    print(f"scale {scale}: norms[0] / norms[-1] is about 10^{round(math.log10(ratio))}")
 # END SOLUTION
 
 # %%
