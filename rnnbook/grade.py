@@ -58,6 +58,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ __all__ = ["Options", "Result", "grade_submission", "grade_many", "load_private_
            "main"]
 
 MAX_NOTEBOOK_BYTES = 20_000_000
+# Sandboxes run side by side (-j), but judging is quick and some judges build their reference
+# under torch.random.fork_rng / manual_seed and cache it: two threads judging at once would corrupt
+# each other's reference (honest solutions lost points at random with -j 2). One judge at a time.
+_JUDGING = threading.Lock()
 STATUSES = ("ok", "timeout", "out of memory", "crashed", "not a notebook")
 
 
@@ -349,11 +354,12 @@ def grade_submission(path: Path, chapter: Chapter, cases: list[Case], options: O
     answers, records, status, note = _run_sandbox(cells, requests, options)
     points = dict(zero)
     verdicts = []
-    for case, index in zip(cases, which):
-        verdict = core.judge_case(case, answers[index])
-        verdicts.append((case, verdict))
-        if verdict.passed:
-            points[case.question] += case.points
+    with _JUDGING:  # judges share torch's global random state and their reference caches
+        for case, index in zip(cases, which):
+            verdict = core.judge_case(case, answers[index])
+            verdicts.append((case, verdict))
+            if verdict.passed:
+                points[case.question] += case.points
     notes = [note] if note else []
     problems = [r for r in records if r["status"] != "ok"]
     notes += [f"code cell {r['cell'] + 1}: {r['error']}" for r in problems[:5]]

@@ -136,16 +136,20 @@ def test_codec_never_unpickles(tmp_path):
 
 
 def test_every_solution_scores_full_marks_and_every_exercise_zero(tmp_path):
+    """Three copies of each reference solution, graded side by side (-j 2, so judges of two
+    submissions run at the same time), each score full marks: judging is deterministic."""
     for stem in SETS:
         copies = []
-        for folder in ("solutions", "exercises"):
-            copy = tmp_path / f"{folder}_{stem}.ipynb"
+        for folder in ("solutions", "solutions", "solutions", "exercises"):
+            copy = tmp_path / f"{folder}_{stem}_{len(copies)}.ipynb"
             copy.write_bytes((ROOT / folder / f"{stem}.ipynb").read_bytes())
             copies.append(copy)
-        rows, out, _ = _grade(stem[:2], copies, tmp_path, "--timeout", "60", name=stem)
-        solution, exercise = rows[copies[0].name], rows[copies[1].name]
-        assert solution["status"] == "ok" and solution["notes"] == "", solution
-        assert float(solution["total"]) == float(solution["max"]) > 0, f"{stem}: solution scored {solution}"
+        rows, out, _ = _grade(stem[:2], copies, tmp_path, "--timeout", "60", "-j", "2", name=stem)
+        for copy in copies[:3]:
+            solution = rows[copy.name]
+            assert solution["status"] == "ok" and solution["notes"] == "", solution
+            assert float(solution["total"]) == float(solution["max"]) > 0, f"{stem}: {solution}"
+        exercise = rows[copies[3].name]
         assert exercise["status"] == "ok", exercise
         assert float(exercise["total"]) == 0, f"{stem}: the untouched exercise scored {exercise}"
 
