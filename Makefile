@@ -15,7 +15,7 @@ export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
 # or a claim that holds on one CPU only, fails here rather than on a reader's machine.
 NUMERIC_ENV ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: book test lab library execute browser test-browser clean
+.PHONY: book test lab library execute browser sandbox test-browser clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ book: $(STAMP)
 	@echo
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) browser
+test: $(STAMP) browser sandbox
 	$(BIN)/ruff check rnnbook tests
 	$(BIN)/python -m rnnbook.save --check
 	env $(NUMERIC_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
@@ -56,6 +56,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
 	  || { echo "Could not install chromium. Install it with: sudo apt-get install chromium"; exit 1; }; }
+
+# Debian's bubblewrap, which isolates each submission the grader runs (rnnbook/grading/isolation.py).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  echo "Installing Debian's bubblewrap for the grader's sandbox: apt-get install bubblewrap"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+	  || { echo "Could not install bubblewrap. Install it with: sudo apt-get install bubblewrap"; exit 1; }; }
 
 # Only the browser tests (they build the book twice and visit every page; about a minute).
 test-browser: $(STAMP) browser

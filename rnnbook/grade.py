@@ -20,39 +20,49 @@ results, and an infinite loop hangs it (there is no timeout without Docker, whic
 do not have). So the grading here is split in two processes:
 
 1. **The sandbox** (:mod:`rnnbook.grading.sandbox`), one plain ``python`` process per submission
-   (much faster than a Jupyter kernel), started in an empty temporary folder, as ``nobody`` when
-   the grader runs as root (so it cannot write the repository or the tests), with a minimal
-   environment and resource limits. It runs the code cells (each under an alarm; a failing cell
-   is recorded and the next one runs, as in "run all" with errors allowed), then carries out the
-   grader's *requests*: the value of a name, or the output of the learner's function on inputs the
-   grader sent. It returns plain data only (JSON and ``.npy``, read with ``allow_pickle=False``:
-   nothing from the sandbox is ever unpickled). It never receives a test, a reference answer, a
-   comparison or a score.
+   (much faster than a Jupyter kernel), isolated by bubblewrap (:mod:`rnnbook.grading.isolation`):
+   its own user, mount, PID, network and IPC namespaces; a read-only view of the system, the
+   Python environment and the library, in which the grading modules (tests, judges, reference
+   answers) are replaced by stubs; a working folder of its own and a private ``/tmp`` and
+   ``/dev/shm``; and, where the grader may create one, a cgroup that limits the memory,
+   processes and CPU of the whole submission. It cannot see other submissions, the repository's
+   solutions, earlier grades, the grader's environment or the network, and nothing it starts
+   outlives it. It runs the code cells (each under an alarm; a failing cell is recorded and the
+   next one runs, as in "run all" with errors allowed), then carries out the grader's
+   *requests*: the value of a name, or the output of the learner's function on inputs the grader
+   sent; while it answers a question, the library functions that question asks the learner to
+   write raise an error saying so. It returns plain data only (JSON and ``.npy``; nothing from
+   the sandbox is ever unpickled). It never receives a test, a reference answer or a score.
 2. **The grader** (this process) imports every piece of grading code, the exercise sets, the
    reference library and the instructor's ``--tests`` before any sandbox starts. It draws the
    hidden tests' inputs from a fresh random seed (``--seed`` to reproduce a run), computes the
-   reference answers itself from ``rnnbook``, and judges the sandbox's answers. The maximum
-   points come from its own list of tests, never from anything the sandbox writes, and no
-   tool's exit code is taken as a result.
+   reference answers itself from ``rnnbook`` (one judge at a time, so ``-j N`` gives the same
+   scores as ``-j 1``), and judges the sandbox's answers, which it reads as untrusted files:
+   never through a link, never more than a fixed size per answer and per submission; a file it
+   cannot read costs that answer only. The maximum points come from its own list of tests, and
+   each CSV row is written as soon as its submission is graded.
 
-The sandbox protects the *judging*. It cannot stop a learner from calling the book's own library
-(``rnnbook.scratch`` has a reference RNN loop): exercises ask for understanding, and the book's
-hidden tests live in the public repository, as do the solutions. For private tests, pass
-``--tests DIR`` (Python files defining ``cases(chapter, generator)``; see ``exercises/index.md``)
-and keep that folder readable only by you: the sandbox runs as ``nobody``. The book's hidden
-tests are public in the repository, but their inputs are drawn afresh for every run.
+Where bubblewrap cannot run, the grader refuses to grade (``--no-isolation`` overrides that, for
+code you trust). Before grading anyone it starts one empty sandbox and stops with its error if
+that fails.
+
+What the book's tests can and cannot protect: its exercise sets, their hidden tests and the
+solutions are public in the repository, so a learner can read them at home and copy answers; the
+sandbox only ensures that a submission cannot read or change the tests *while it is graded*, nor
+another submission. For an exam, write private tests: ``--tests DIR`` (Python files defining
+``cases(chapter, generator)``; see ``exercises/index.md``), which the sandbox never sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import functools
 import importlib.util
 import json
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import subprocess
@@ -60,7 +70,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +78,7 @@ import torch
 
 import rnnbook.grading.codec as codec
 import rnnbook.grading.core as core
+import rnnbook.grading.isolation as isolation
 from rnnbook.grading import CHAPTERS, load_chapter
 from rnnbook.grading.core import Case, Chapter, Failure, Verdict
 
@@ -90,6 +101,8 @@ class Options:
     cell_timeout: float = 10.0   # per code cell and per request, seconds
     memory_mb: int = 2048        # address space of the sandbox (torch alone maps ~0.7 GB)
     file_mb: int = 64            # largest file the sandbox may write
+    processes: int = 256         # processes and threads of the whole submission (with a cgroup)
+    isolate: bool = True         # False only with --no-isolation: learner code runs unconfined
 
 
 @dataclass
@@ -150,7 +163,7 @@ def _requests(cases: list[Case]) -> tuple[list[core.Request], list[int]]:
     requests, index_of, which = [], {}, []
     for case in cases:
         r = case.request
-        key = (r.kind, r.name) if r.kind == "value" else id(case)
+        key = (r.kind, r.name, r.unavailable) if r.kind == "value" else id(case)
         if key not in index_of:
             index_of[key] = len(requests)
             requests.append(r)
@@ -158,89 +171,32 @@ def _requests(cases: list[Case]) -> tuple[list[core.Request], list[int]]:
     return requests, which
 
 
-# Run as nobody when the grader is root. What the sandbox must read (the Python installation, the
-# virtual environment, the library's folder) may lie under a folder nobody cannot enter: /root
-# (mode 700) holds pyenv's Python, and a checkout made under `mktemp -d` or a private home folder
-# is closed too. The sandbox gets a private mount namespace in which each such closed folder is
-# replaced by an empty tmpfs holding only the folders it needs, bind-mounted back in place (which
-# also hides everything else in it, the solutions and other submissions among them), before it
-# drops to nobody with setpriv. The owner's folders keep their modes. It also gets its own PID
-# namespace: when the sandbox ends or is killed, every process it started is killed with it.
-_DROP_TAIL = """exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \\
-  --inh-caps=-all --bounding-set=-all -- "$@"
-"""
-
-
-def _closed_ancestor(path: Path) -> Path | None:
-    """The outermost folder on the way to ``path`` (itself excluded) that others may not enter."""
-    for folder in reversed(path.parents):
-        if not folder.stat().st_mode & 0o001:
-            return folder
-    return None
-
-
-def sandbox_needs() -> list[Path]:
-    """The folders the sandbox reads: the Python installation, the environment, the library."""
-    import rnnbook
-
-    needed = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-              Path(rnnbook.__file__).resolve().parent}
-    return sorted(p for p in needed if not any(q != p and q in p.parents for q in needed))
-
-
-def _mount_script(stage: Path) -> str:
-    """Shell lines that make every needed folder reachable by nobody, then drop to nobody."""
-    lines = ["set -e"]
-    hidden: dict[Path, list[Path]] = {}
-    for path in sandbox_needs():
-        top = _closed_ancestor(path)
-        if top is not None:
-            hidden.setdefault(top, []).append(path)
-    index = 0
-    for top, paths in hidden.items():
-        moves = []
-        for path in paths:
-            slot = stage / str(index)
-            slot.mkdir()
-            index += 1
-            lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(slot))}")
-            moves.append((slot, path))
-        lines.append(f"mount -t tmpfs -o mode=0755,size=1m rnnbook-sandbox {shlex.quote(str(top))}")
-        for slot, path in moves:
-            lines += [f"mkdir -p {shlex.quote(str(path))}",
-                      f"mount --bind {shlex.quote(str(slot))} {shlex.quote(str(path))}",
-                      f"umount {shlex.quote(str(slot))}"]
-    return "\n".join(lines) + "\n" + _DROP_TAIL
-
-
 @functools.lru_cache(maxsize=1)
-def sandbox_mode() -> str:
-    """How sandboxes run: "nobody" (root: private mount namespace + setpriv), or "same user"."""
-    if os.geteuid() != 0:
-        return "same user"
-    if not (shutil.which("unshare") and shutil.which("setpriv")):
-        return "same user"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "--pid", "--fork",
-                            "--mount-proc", "true"],
-                           capture_output=True, check=False)
-    return "nobody" if probe.returncode == 0 else "same user"
+def _grading_view() -> Path:
+    """The stand-in for ``rnnbook/grading`` that every sandbox of this run sees (removed at exit)."""
+    view = isolation.stub_grading_folder(list(CHAPTERS))
+    atexit.register(shutil.rmtree, view, ignore_errors=True)
+    return view
 
 
-def _sandbox_argv(workdir: Path, stage: Path) -> list[str]:
+def _sandbox_argv(workdir: Path, options: Options) -> list[str]:
     python = [sys.executable, "-I", "-B", "-m", "rnnbook.grading.sandbox", str(workdir)]
-    if sandbox_mode() != "nobody":
+    if not options.isolate:
         return python
-    return [shutil.which("unshare"), "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-            "--", "/bin/sh", "-c", _mount_script(stage), "rnnbook-sandbox", *python]
+    return isolation.sandbox_command(workdir, _grading_view(), python)
 
 
 def _run_sandbox(cells: list[str], requests: list[core.Request], options: Options):
     """Run one submission's code in a sandbox; return (answers, cell records, status, note)."""
     workdir = Path(tempfile.mkdtemp(prefix="rnnbook-grade-"))
-    stage = Path(tempfile.mkdtemp(prefix="rnnbook-stage-"))
+    cgroup = None
+    if options.isolate:
+        cgroup = isolation.Cgroup.create(f"rnnbook-{os.getpid()}-{secrets.token_hex(6)}",
+                                         options.memory_mb * 2 ** 20, options.processes, cpus=1.0)
     try:
         job = {"cells": cells, "cell_timeout": options.cell_timeout,
-               "requests": [{"kind": r.kind, "name": r.name, "wrt": list(r.wrt)} for r in requests],
+               "requests": [{"kind": r.kind, "name": r.name, "wrt": list(r.wrt),
+                             "unavailable": list(r.unavailable)} for r in requests],
                "limits": {"memory_bytes": options.memory_mb * 2 ** 20,
                           "cpu_seconds": int(options.timeout) + 5,
                           "file_bytes": options.file_mb * 2 ** 20}}
@@ -248,17 +204,17 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
         for index, request in enumerate(requests):
             codec.write_value((request.args, request.init_args, request.state, request.cotangents),
                               workdir, f"req{index}")
-        if sandbox_mode() == "nobody":
-            for path in [workdir, *workdir.iterdir()]:
-                os.chown(path, 65534, 65534)
         workdir.chmod(0o700)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
                "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir),
                "TORCHINDUCTOR_CACHE_DIR": str(workdir / "inductor")}
         with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as stderr:
+            argv = _sandbox_argv(workdir, options)
+            if cgroup is not None:
+                argv = cgroup.enter_command() + argv
             process = subprocess.Popen(
-                _sandbox_argv(workdir, stage), cwd=workdir, env=env, stdin=stdin,
+                argv, cwd=workdir, env=env, stdin=stdin,
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, close_fds=True)
             killed = False
             try:
@@ -271,15 +227,22 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
             stderr_tail = stderr.read()[-2000:].decode("utf-8", "replace")
         records = _read_cells(workdir)
         answers = []
+        budget = codec.Budget()
         for index in range(len(requests)):
             try:
-                answers.append(codec.read_value(workdir, f"ans{index}"))
-            except codec.CodecError:
-                answers.append(Failure("no answer: the notebook's code stopped before this test ran"))
-        finished = (workdir / "done.json").is_file()
+                answers.append(codec.read_value(workdir, f"ans{index}", budget))
+            except codec.CodecError as error:
+                why = ("the notebook's code stopped before this test ran" if "missing" in str(error)
+                       else f"the answer file is unreadable: {error}")
+                answers.append(Failure(f"no answer: {why}"))
+            except Exception as error:  # noqa: BLE001 - nothing a submission writes may stop the grader
+                answers.append(Failure(f"no answer: the answer file is unreadable ({type(error).__name__})"))
+        finished = (workdir / "done.json").exists()
+        out_of_memory = cgroup is not None and cgroup.hit_memory_limit()
     finally:
+        if cgroup is not None:
+            cgroup.remove()
         shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(stage, ignore_errors=True)
 
     note = ""
     if killed:
@@ -294,7 +257,7 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
         said = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
         if said and not records:  # it died before any learner code ran: say why
             note += f": {said[-1][-400:]}"
-        if "MemoryError" in stderr_tail or process.returncode == -signal.SIGKILL:
+        if "MemoryError" in stderr_tail or out_of_memory:
             status = "out of memory"
     elif any(r["status"] == "timeout" for r in records):
         status = "timeout"
@@ -308,27 +271,22 @@ def _run_sandbox(cells: list[str], requests: list[core.Request], options: Option
 def probe_sandbox(options: Options) -> None:
     """Start one empty sandbox before grading anyone; stop with its real error if it cannot run.
 
-    Without this, a sandbox that cannot even import the library (a folder nobody cannot read, a
-    missing mount tool) would give every submission the status ``crashed`` and zero points.
+    Without this, a sandbox that cannot even import the library (a folder it cannot read, a
+    broken installation) would give every submission the status ``crashed`` and zero points.
     """
     _, _, status, note = _run_sandbox([], [], options)
     if status != "ok":
         raise SystemExit(
             f"error: the grading sandbox cannot start here, so nothing was graded ({note or status}).\n"
-            f"The sandbox runs as {'nobody' if sandbox_mode() == 'nobody' else 'the same user'} and must "
-            f"read {', '.join(str(p) for p in sandbox_needs())}. If the message names a missing module "
-            "or a permission, check that these folders are readable by that user (their parent folders "
-            "may stay private: the grader mounts them into the sandbox).")
+            f"The sandbox runs {sys.executable} -m rnnbook.grading.sandbox and must be able to import "
+            f"the library from {isolation.library_folder()}.")
 
 
 def _read_cells(workdir: Path) -> list[dict]:
     """The sandbox's per-cell records, read as untrusted data."""
     try:
-        path = workdir / "cells.json"
-        if path.is_symlink() or path.stat().st_size > 1_000_000:
-            return []
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = codec.read_json(workdir / "cells.json", 1_000_000)
+    except Exception:  # noqa: BLE001 - missing, a link, too large, not JSON: no records
         return []
     records = []
     for item in data if isinstance(data, list) else []:
@@ -357,6 +315,7 @@ def grade_submission(path: Path, chapter: Chapter, cases: list[Case], options: O
     with _JUDGING:  # judges share torch's global random state and their reference caches
         for case, index in zip(cases, which):
             verdict = core.judge_case(case, answers[index])
+            verdict = Verdict(verdict.passed, clean(verdict.message))  # may quote the learner's text
             verdicts.append((case, verdict))
             if verdict.passed:
                 points[case.question] += case.points
@@ -365,20 +324,20 @@ def grade_submission(path: Path, chapter: Chapter, cases: list[Case], options: O
     notes += [f"code cell {r['cell'] + 1}: {r['error']}" for r in problems[:5]]
     if len(problems) > 5:
         notes.append(f"... and {len(problems) - 5} more cells with errors")
-    return Result(name, status, points, max_points, notes, verdicts, time.perf_counter() - start)
+    return Result(clean(name), status, points, max_points, [clean(n) for n in notes], verdicts,
+                  time.perf_counter() - start)
 
 
 def grade_many(paths: list[Path], chapter: Chapter, cases: list[Case], options: Options,
-               jobs: int = 2) -> list[Result]:
-    """Grade several submissions in parallel, ``jobs`` sandboxes at a time, in the given order."""
-    names = _display_names(paths)
+               jobs: int = 2, on_result=None) -> list[Result]:
+    """Grade several submissions, ``jobs`` sandboxes at a time; return the results in the given
+    order. ``on_result(result)`` is called as each one finishes (the CSV is written that way)."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_submission, p, chapter, cases, options, n) for p, n in zip(paths, names)]
+        futures = {pool.submit(grade_submission, p, chapter, cases, options): p for p in paths}
+        if on_result is not None:
+            for future in as_completed(futures):
+                on_result(future.result())
         return [f.result() for f in futures]
-
-
-def _display_names(paths: list[Path]) -> list[str]:
-    return [str(p) for p in paths]
 
 
 def load_private_cases(folder: Path, chapter: Chapter, generator: torch.Generator) -> list[Case]:
@@ -400,9 +359,6 @@ def load_private_cases(folder: Path, chapter: Chapter, generator: torch.Generato
                 raise SystemExit(f"{path}: cases() must return rnnbook.grading.Case objects, "
                                  f"got {type(case).__name__}")
         found += extra
-    if os.geteuid() == 0 and folder.stat().st_mode & 0o005:
-        print(f"note: {folder} is readable by other users; the sandbox runs as nobody and could "
-              "read it. `chmod o-rx` it to keep these tests private.", file=sys.stderr)
     return found
 
 
@@ -424,14 +380,37 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def clean(text: str) -> str:
+    """``text`` without control characters (terminal escapes, NULs, newlines), for CSV and terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+
+
+class CsvWriter:
+    """The grades CSV, one row per submission, flushed as each row is written."""
+
+    def __init__(self, output: Path, chapter: Chapter):
+        self.output, self.ids = output, [q.id for q in chapter.questions]
+
+    def __enter__(self) -> CsvWriter:
+        self.handle = open(self.output, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["submission", "status", *self.ids, "total", "max", "seconds", "notes"])
+        return self
+
+    def write(self, r: Result) -> None:
+        self.writer.writerow([clean(r.submission), r.status, *(_fmt(r.points[q]) for q in self.ids),
+                              _fmt(r.total), _fmt(r.max_total), f"{r.seconds:.1f}",
+                              " | ".join(clean(n) for n in r.notes)])
+        self.handle.flush()
+
+    def __exit__(self, *exc) -> None:
+        self.handle.close()
+
+
 def write_csv(results: list[Result], chapter: Chapter, output: Path) -> None:
-    ids = [q.id for q in chapter.questions]
-    with open(output, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", "status", *ids, "total", "max", "seconds", "notes"])
+    with CsvWriter(output, chapter) as writer:
         for r in results:
-            writer.writerow([r.submission, r.status, *(_fmt(r.points[q]) for q in ids),
-                             _fmt(r.total), _fmt(r.max_total), f"{r.seconds:.1f}", " | ".join(r.notes)])
+            writer.write(r)
 
 
 def write_feedback(results: list[Result], chapter: Chapter, folder: Path) -> None:
@@ -460,9 +439,9 @@ def summary(results: list[Result], chapter: Chapter, seconds: float, jobs: int, 
     ids = [q.id for q in chapter.questions]
     width = min(40, max([len("submission")] + [len(r.submission) for r in results]))
     head = f"{'submission':<{width}}  {'status':<14}" + "".join(f"{q:>7}" for q in ids) + f"{'total':>9}"
-    lines = [f"Exercise set {chapter.id} ({chapter.title}): {len(results)} submissions graded in "
-             f"{seconds:.1f} s with {jobs} workers (hidden-test seed {seed}; sandbox runs as "
-             f"{'nobody' if sandbox_mode() == 'nobody' else 'the same user'})", head, "-" * len(head)]
+    count = f"{len(results)} submission{'s' if len(results) != 1 else ''}"
+    lines = [f"Exercise set {chapter.id} ({chapter.title}): {count} graded in {seconds:.1f} s with "
+             f"{jobs} worker{'s' if jobs != 1 else ''} (hidden-test seed {seed})", head, "-" * len(head)]
     for r in results:
         name = r.submission if len(r.submission) <= width else "..." + r.submission[-width + 3:]
         lines.append(f"{name:<{width}}  {r.status:<14}" + "".join(f"{_fmt(r.points[q]):>7}" for q in ids)
@@ -502,12 +481,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=Options.memory_mb, help="MB of address space")
     parser.add_argument("--seed", type=int, help="seed of the hidden tests' inputs (default: random)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="grade even where bubblewrap cannot isolate submissions (unsafe)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
-    if sandbox_mode() != "nobody" and os.geteuid() == 0:  # probed once, before any worker starts
-        print("warning: cannot create namespaces here, so the sandbox runs as root: learner code "
-              "could write any file root can. Grade in a container or as an unprivileged user.",
+    why_not = isolation.available()  # probed once, before any worker starts
+    if why_not and not args.no_isolation:
+        raise SystemExit(f"error: cannot isolate submissions here: {why_not}.\nNothing was graded. "
+                         "Install bubblewrap, or pass --no-isolation to run learner code unconfined "
+                         "(only for code you trust).")
+    if why_not:
+        print(f"warning: --no-isolation: {why_not}; learner code runs as you, unconfined",
               file=sys.stderr)
     chapter = load_chapter(args.chapter)
     seed = args.seed if args.seed is not None else secrets.randbits(31)
@@ -521,12 +506,14 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     if any(output.resolve() == p.resolve() for p in paths):
         raise SystemExit(f"-o {output} is one of the submissions: refusing to overwrite it")
-    options = Options(args.timeout, args.cell_timeout, args.memory)
+    options = Options(args.timeout, args.cell_timeout, args.memory, isolate=not why_not)
     probe_sandbox(options)
+    if not args.quiet:
+        print(f"sandbox: {isolation.describe() if options.isolate else 'none (--no-isolation)'}")
     start = time.perf_counter()
-    results = grade_many(paths, chapter, cases, options, args.jobs)
+    with CsvWriter(output, chapter) as writer:  # each row is written as soon as it is graded
+        results = grade_many(paths, chapter, cases, options, args.jobs, on_result=writer.write)
     seconds = time.perf_counter() - start
-    write_csv(results, chapter, output)
     if args.feedback:
         write_feedback(results, chapter, args.feedback)
     text = summary(results, chapter, seconds, args.jobs, seed)

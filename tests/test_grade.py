@@ -12,7 +12,10 @@ import hashlib
 import io
 import json
 import math
+import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.grade import sandbox_mode
-from rnnbook.grading import assign, available, load_chapter
+from rnnbook.grading import assign, available, isolation, load_chapter
 from rnnbook.grading.codec import CodecError, read_value, write_value
 from rnnbook.grading.core import Failure, answer_request, judge_case
 
@@ -218,6 +220,86 @@ import subprocess
 subprocess.Popen({DAEMON_COMMAND.split()!r}, start_new_session=True)  # leaves the process group
 """
 
+# Attacks on other submissions, the machine and the grader itself (issue: a grader a class can be
+# graded with). Each cell raises "LEAK: ..." if it reached something it must not; the row's notes
+# would show it.
+SNOOP = """
+import glob, os, socket
+found = []
+for pattern in ["/tmp/rnnbook-grade-*/job.json", "/tmp/rnnbook-grade-*", "/tmp/pytest-of-*", "/dev/shm/*",
+                SOLUTIONS + "/*.ipynb", GRADES_DIR + "/*.csv"]:
+    found += glob.glob(pattern)
+found = [f for f in found if not f.startswith(os.getcwd())]  # its own working folder is fine
+for path in ["/etc/shadow", os.path.expanduser("~root/.bash_history"), *glob.glob("/proc/*/environ")]:
+    try:
+        if path.endswith("environ") and b"RNNBOOK_TEST_SECRET" not in open(path, "rb").read():
+            continue
+        open(path, "rb").read(10)
+        found.append(path)
+    except OSError:
+        pass
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2).close()
+    found.append("localhost:" + str(PORT))
+except OSError:
+    pass
+if found:
+    raise RuntimeError(f"LEAK: {found[:5]}")
+"""
+
+# Leaves files in the shared /tmp and /dev/shm, busy loops that leave the process group, and child
+# interpreters that each hold memory: all of it must end with the submission, within its limits.
+LITTER = """
+import os, subprocess, sys
+for folder in ("/tmp", "/dev/shm"):
+    with open(os.path.join(folder, "rnnbook-litter-MARK"), "wb") as handle:
+        handle.write(b"x" * 50_000_000)
+for _ in range(2):
+    subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+hogs = [subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(700_000_000); time.sleep(60)"])
+        for _ in range(5)]
+import time; time.sleep(3)
+"""
+
+# Corrupts what the sandbox sends back: the protocol's own writers patched in the learner's process.
+CORRUPT_JSON = """
+import json
+json.dumps = lambda *args, **kwargs: "[" * 100_000 + "]" * 100_000
+"""
+HUGE_INT = """
+import json
+json.dumps = lambda *args, **kwargs: '{"t": "int", "v": ' + "9" * 5000 + "}"
+"""
+EMPTY_NPY = """
+import numpy
+numpy.save = lambda file, array, allow_pickle=False: open(file, "wb").close()
+"""
+BIG_ENDIAN_NPY = """
+import numpy
+_save = numpy.save
+numpy.save = lambda file, array, allow_pickle=False: _save(file, array.astype(array.dtype.newbyteorder(">")))
+"""
+LINKED_NPY = """
+import os, numpy
+_save = numpy.save
+def _linked(file, array, allow_pickle=False):
+    big = "big.npy"
+    if not os.path.exists(big):
+        _save(big, numpy.zeros(2_000_000))
+    os.link(big, file)
+numpy.save = _linked
+"""
+SYMLINKED_ANSWERS = """
+import os, numpy
+numpy.save = lambda file, array, allow_pickle=False: os.symlink("/etc/passwd", file)
+"""
+REFERENCE_IMPORTS = """
+from rnnbook.grading.ch01 import reference_gradient_norm as gradient_norm
+"""
+ESCAPES = """
+raise RuntimeError("\\x1b[2J\\x1b[31mred alert\\x1b[0m\\x07")
+"""
+
 WRONG_RNN_STEP = "    return torch.tanh(X @ W_ih.T + H @ W_hh.T)  # forgot the bias"
 WRONG_LOOP = "    return torch.stack(outputs), outputs[0]  # the first state, not the last"
 WRONG_SHAPES = "    logits_shape = (num_steps, batch_size, q)  # time first: wrong"
@@ -277,9 +359,9 @@ def hostile_batch(tmp_path_factory):
     nb["cells"].append(_code_cell(DAEMON))
     variant("spawns_a_daemon", nb)
 
-    # Writing the repository or the private tests is refused only when the sandbox runs as nobody
-    # (the grader is root); as the same user it would succeed, so that variant needs root.
-    protected = sandbox_mode() == "nobody"
+    # The sandbox sees the library read-only and no private tests at all (as root and as a normal
+    # user alike), so tampering fails wherever bubblewrap isolates submissions.
+    protected = isolation.available() == ""
     nb = json.loads(json.dumps(exercise))
     tamper = TAMPER.replace("PRIVATE_DIR", repr(str(private))).replace("PRIVATE", repr(str(private_file)))
     nb["cells"].append(_code_cell(tamper))
@@ -301,6 +383,26 @@ def hostile_batch(tmp_path_factory):
     _replace_in(nb, "def lm_shapes", "    logits_shape = (batch_size, num_steps, q)", WRONG_SHAPES)
     variant("typical_mistakes", nb)
 
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    grades_dir = tmp_path_factory.mktemp("earlier_grades")
+    (grades_dir / "grades.csv").write_text("submission,total\nsomeone,29\n")
+    snoop = SNOOP.replace("SOLUTIONS", repr(str(ROOT / "solutions")))
+    snoop = snoop.replace("GRADES_DIR", repr(str(grades_dir))).replace("PORT", str(port))
+    mark = secrets.token_hex(4)
+    attacks = {"snoops": snoop, "litters": LITTER.replace("MARK", mark), "corrupt_json": CORRUPT_JSON,
+               "huge_int": HUGE_INT, "empty_npy": EMPTY_NPY, "big_endian_npy": BIG_ENDIAN_NPY,
+               "linked_npy": LINKED_NPY, "symlinked_answers": SYMLINKED_ANSWERS,
+               "reference_imports": REFERENCE_IMPORTS, "escapes": ESCAPES}
+    for name, code in attacks.items():
+        nb = json.loads(json.dumps(exercise if name == "reference_imports" else solution))
+        nb["cells"].append(_code_cell(code))
+        variant(name, nb)
+    for index in range(2):  # honest copies graded beside the attackers
+        variant(f"honest_{index}", json.loads(json.dumps(solution)))
+
     (tmp / "not_json.ipynb").write_bytes(b"\x89PNG this is not a notebook {")
     subs["not_json"] = tmp / "not_json.ipynb"
     (tmp / "empty.ipynb").write_text("{}")
@@ -309,14 +411,19 @@ def hostile_batch(tmp_path_factory):
     watched = [*subs.values(), private_file, ROOT / "rnnbook" / "grading" / "ch01.py"]
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
     mtimes = {p: p.stat().st_mtime_ns for p in subs.values()}
+    os.environ["RNNBOOK_TEST_SECRET"] = "the grader's environment, e.g. an API token"
     rows, out, seconds = _grade("01", list(subs.values()), tmp, "--tests", str(private), "-j", "2",
                                 "--timeout", "25", "--cell-timeout", "3", "--feedback", str(tmp / "feedback"))
+    server.close()
+    del os.environ["RNNBOOK_TEST_SECRET"]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
     time.sleep(0.5)
+    litter = [p for folder in ("/tmp", "/dev/shm") for p in Path(folder).glob(f"rnnbook-litter-{mark}")]
+    busy = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).endswith("True: pass")]
     daemons = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == DAEMON_COMMAND]
     return {"rows": rows, "out": out, "seconds": seconds, "before": before, "after": after,
             "mtimes": mtimes, "subs": subs, "feedback": tmp / "feedback", "protected": protected,
-            "daemons": daemons}
+            "daemons": daemons, "litter": litter, "busy": busy}
 
 
 def _cmdline(proc: Path) -> str:
@@ -387,8 +494,7 @@ def test_syntax_error_and_deleted_cell_cost_only_their_question(hostile_batch):
 def test_processes_started_by_a_submission_do_not_survive_it(hostile_batch):
     row = _row(hostile_batch, "spawns_a_daemon")
     assert row["status"] == "ok" and float(row["total"]) == float(row["max"]), row
-    if hostile_batch["protected"]:  # the PID namespace exists only in the root/nobody mode
-        assert not hostile_batch["daemons"], "a process started by a submission outlived the grading"
+    assert not hostile_batch["daemons"], "a process started by a submission outlived the grading"
 
 
 def test_reordered_cells_still_score(hostile_batch):
@@ -421,9 +527,54 @@ def test_typical_mistakes_get_partial_credit_and_helpful_feedback(hostile_batch)
     assert "final state: shape (3, 7) is right, but max |error|" in feedback
 
 
+def test_honest_solutions_beside_attackers_score_full_marks(hostile_batch):
+    for name in ("solution", "honest_0", "honest_1"):
+        row = _row(hostile_batch, name)
+        assert row["status"] == "ok" and float(row["total"]) == float(row["max"]) and row["notes"] == "", row
+
+
+def test_a_submission_sees_no_other_submission_no_repository_and_no_network(hostile_batch):
+    row = _row(hostile_batch, "snoops")
+    assert "LEAK" not in row["notes"] and row["notes"] == "", row
+    assert float(row["total"]) == float(row["max"]), row
+
+
+def test_nothing_a_submission_starts_or_writes_outlives_it(hostile_batch):
+    row = _row(hostile_batch, "litters")
+    assert float(row["total"]) == float(row["max"]), row
+    assert not hostile_batch["litter"], f"files left in /tmp or /dev/shm: {hostile_batch['litter']}"
+    assert not hostile_batch["busy"], "busy loops started with setsid outlived the grading"
+    assert not hostile_batch["daemons"], "a process started by a submission outlived the grading"
+
+
+@pytest.mark.parametrize("name", ["corrupt_json", "huge_int", "empty_npy", "linked_npy", "symlinked_answers"])
+def test_corrupt_answer_files_cost_only_their_submission(hostile_batch, name):
+    row = _row(hostile_batch, name)
+    assert row["status"] in ("ok", "crashed"), row
+    assert float(row["total"]) < float(row["max"]), f"{name} scored with corrupt answers: {row}"
+
+
+def test_big_endian_answers_are_read_correctly(hostile_batch):
+    row = _row(hostile_batch, "big_endian_npy")  # valid data in the other byte order: full marks
+    assert row["status"] == "ok" and float(row["total"]) == float(row["max"]), row
+
+
+def test_grading_modules_cannot_be_imported_by_a_submission(hostile_batch):
+    row = _row(hostile_batch, "reference_imports")
+    assert float(row["total"]) == 0, row
+    assert "ImportError" in row["notes"], row
+
+
+def test_control_characters_never_reach_the_csv_or_the_terminal(hostile_batch):
+    row = _row(hostile_batch, "escapes")
+    assert "red alert" in row["notes"], row
+    assert not any(ch in row["notes"] for ch in "\x1b\x07"), row
+    assert "\x1b" not in hostile_batch["out"]
+
+
 def test_grading_is_fast_enough(hostile_batch):
     slow = {name: float(r["seconds"]) for name, r in hostile_batch["rows"].items()
-            if name != "unstoppable_loop.ipynb" and float(r["seconds"]) >= 15}
+            if name not in ("unstoppable_loop.ipynb", "litters.ipynb") and float(r["seconds"]) >= 15}
     assert not slow, f"submissions slower than 15 s: {slow}"
 
 
@@ -544,15 +695,9 @@ def test_a_sandbox_that_cannot_start_stops_the_grader_before_grading(tmp_path):
     """If the sandbox cannot import the library, the grader says why at once and writes no CSV
     (rather than giving every learner zero points with the status ``crashed``)."""
     python = _checkout_with_environment(tmp_path / "repo")
-    if sandbox_mode() == "nobody":  # the library folder itself closed: nobody cannot import it
-        (tmp_path / "repo" / "rnnbook").chmod(0o700)
-        why = ("PermissionError", "No module named 'rnnbook")
-    else:  # the sandbox is this user: break its import instead
-        broken = tmp_path / "repo" / "rnnbook" / "grading" / "sandbox.py"
-        broken.write_text("raise ImportError('on purpose')\n")
-        why = ("on purpose",)
+    (tmp_path / "repo" / "rnnbook" / "grading" / "sandbox.py").write_text("raise ImportError('on purpose')\n")
     run = _grade_with(python, ROOT / "solutions", tmp_path / "grades.csv")
     assert run.returncode != 0
     assert "the grading sandbox cannot start here, so nothing was graded" in run.stderr, run.stderr
-    assert any(w in run.stderr for w in why), run.stderr
+    assert "ImportError: on purpose" in run.stderr, run.stderr
     assert not (tmp_path / "grades.csv").exists()

@@ -61,7 +61,8 @@ check("q1", gru_step=gru_step)
 # Write `lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh)`, one step of an LSTM as
 # `torch.nn.LSTMCell` computes it ({eq}`eq-lstm-gates` to {eq}`eq-lstm-h`): `state` is the pair
 # `(h, c)`, the gates are stacked in the order input, forget, cell candidate, output (`(4h, d)` and
-# `(4h, h)` weights). Return the new pair `(h, c)`.
+# `(4h, h)` weights). Return the new pair `(h, c)`. Do not call `rnnbook.cells.lstm_cell`: while
+# your answer is checked, it raises an error that says so (as `gru_cell` does in Question 1).
 
 # %%
 def lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh):

@@ -64,7 +64,9 @@ check("q1", entropy_rate=entropy_rate)
 a, b = 0.1, 0.3
 probs = torch.tensor([[1 - a, a], [b, 1 - b]], dtype=torch.float64)
 h = lambda p: -p * math.log(p) - (1 - p) * math.log(1 - p)  # noqa: E731
-print(f"{entropy_rate(probs):.12f} {b / (a + b) * h(a) + a / (a + b) * h(b):.12f}")
+formula = b / (a + b) * h(a) + a / (a + b) * h(b)
+error = abs(entropy_rate(probs) - formula)
+print(f"formula: {formula:.6f} nats; |entropy_rate(probs) - formula| {rnnbook.below(error, 1e-12)}")
 
 # %% [markdown]
 # ## Question 2: perplexity from minibatch losses

@@ -277,8 +277,10 @@ CHAPTER = Chapter(
     notebook="03_gru_lstm.ipynb",
     title="GRU and LSTM cells",
     questions=[
-        Question("q1", "Question 1 (gru_step)", ("gru_step",), _q1_public, _q1_hidden),
-        Question("q2", "Question 2 (lstm_step)", ("lstm_step",), _q2_public, _q2_hidden),
+        Question("q1", "Question 1 (gru_step)", ("gru_step",), _q1_public, _q1_hidden,
+                 unavailable=("rnnbook.cells.gru_cell",)),
+        Question("q2", "Question 2 (lstm_step)", ("lstm_step",), _q2_public, _q2_hidden,
+                 unavailable=("rnnbook.cells.lstm_cell",)),
         Question("q3", "Question 3 (cell_shapes)", ("cell_shapes",), _q3_public, _q3_hidden),
         Question("q4", "Question 4 (pytorch_gru_step)", ("pytorch_gru_step",), _q4_public, _q4_hidden),
         Question(

@@ -263,7 +263,9 @@ CHAPTER = Chapter(
     notebook="08_language_models.ipynb",
     title="How good can a language model get?",
     questions=[
-        Question("q1", "Question 1 (entropy_rate)", ("entropy_rate",), _q1_public, _q1_hidden),
+        Question("q1", "Question 1 (entropy_rate)", ("entropy_rate",), _q1_public, _q1_hidden,
+                 unavailable=("rnnbook.markov.MarkovChain.entropy_rate",
+                              "rnnbook.markov.MarkovChain.stationary_distribution")),
         Question("q2", "Question 2 (perplexity_from_losses)", ("perplexity_from_losses",), _q2_public,
                  _q2_hidden),
         Question("q3", "Question 3 (temperature_probs)", ("temperature_probs",), _q3_public, _q3_hidden),

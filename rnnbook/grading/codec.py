@@ -9,8 +9,11 @@ reader checks types, sizes and nesting before it builds anything.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +21,12 @@ import torch
 
 from rnnbook.grading.core import MAX_DEPTH, MAX_ELEMENTS, MAX_ITEMS, MAX_STRING, Failure, Unsupported
 
-__all__ = ["write_value", "read_value", "CodecError"]
+__all__ = ["write_value", "read_value", "read_json", "read_plain_file", "Budget", "CodecError"]
 
 DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
 MAX_JSON_BYTES = 1_000_000
 MAX_NPY_BYTES = 8 * MAX_ELEMENTS + 4096
+MAX_TOTAL_BYTES = 256 * 2 ** 20  # all the answer files of one submission together
 
 
 class CodecError(ValueError):
@@ -66,32 +70,73 @@ def write_value(value, folder: Path, stem: str) -> None:
     (folder / f"{stem}.json").write_text(json.dumps(document), encoding="utf-8")
 
 
-def read_value(folder: Path, stem: str):
-    """Read what :func:`write_value` wrote, checking everything; raise :class:`CodecError`."""
-    path = folder / f"{stem}.json"
-    if path.is_symlink() or not path.is_file():
-        raise CodecError(f"{path.name} is missing")
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise CodecError(f"{path.name} is larger than {MAX_JSON_BYTES} bytes")
+class Budget:
+    """The bytes a grader still accepts from one submission's files (all answers together)."""
+
+    def __init__(self, total: int = MAX_TOTAL_BYTES):
+        self.left = total
+
+    def take(self, size: int, name: str) -> None:
+        if size > self.left:
+            raise CodecError(f"{name}: the answers exceed {MAX_TOTAL_BYTES // 2 ** 20} MB in all")
+        self.left -= size
+
+
+def read_plain_file(path: Path, limit: int, budget: Budget | None = None) -> bytes:
+    """The bytes of ``path``, read as untrusted: never through a link (symbolic or hard), never from
+    a FIFO or device, at most ``limit`` bytes; checks are made on the open descriptor, so the file
+    cannot be swapped between the check and the read. Raises :class:`CodecError`."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CodecError(f"{path.name} is not valid JSON: {error}") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CodecError(f"{path.name} is missing") from None
+    except OSError as error:
+        raise CodecError(f"{path.name} cannot be opened as a plain file ({error.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CodecError(f"{path.name} is not a regular file")
+        if info.st_nlink != 1:
+            raise CodecError(f"{path.name} has {info.st_nlink} links: answers must be plain files")
+        if info.st_size > limit:
+            raise CodecError(f"{path.name} is larger than {limit} bytes")
+        if budget is not None:
+            budget.take(info.st_size, path.name)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise CodecError(f"{path.name} is larger than {limit} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_json(path: Path, limit: int = MAX_JSON_BYTES, budget: Budget | None = None):
+    """A JSON document from an untrusted file; any problem is a :class:`CodecError`."""
+    data = read_plain_file(path, limit, budget)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge ints
+        raise CodecError(f"{path.name} is not valid JSON ({type(error).__name__})") from None
+
+
+def read_value(folder: Path, stem: str, budget: Budget | None = None):
+    """Read what :func:`write_value` wrote, checking everything; raise :class:`CodecError`."""
+    document = read_json(folder / f"{stem}.json", MAX_JSON_BYTES, budget)
     counter = iter(range(MAX_ITEMS * MAX_ITEMS))
 
     def tensor():
         npy = folder / f"{stem}_{next(counter)}.npy"
-        if npy.is_symlink() or not npy.is_file():
-            raise CodecError(f"{npy.name} is missing")
-        if npy.stat().st_size > MAX_NPY_BYTES:
-            raise CodecError(f"{npy.name} is too large")
+        data = read_plain_file(npy, MAX_NPY_BYTES, budget)
         try:
-            array = np.load(npy, allow_pickle=False)
-        except ValueError as error:
-            raise CodecError(f"{npy.name} is not a plain array: {error}") from None
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as error:  # noqa: BLE001 - empty, truncated or malformed files
+            raise CodecError(f"{npy.name} is not a plain array ({type(error).__name__})") from None
         if not isinstance(array, np.ndarray) or array.dtype.name not in DTYPES:
             raise CodecError(f"{npy.name} has an unsupported dtype {getattr(array, 'dtype', '?')}")
-        return torch.from_numpy(np.array(array))
+        if array.size > MAX_ELEMENTS:
+            raise CodecError(f"{npy.name} has more than {MAX_ELEMENTS} elements")
+        return torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=True))
 
     def build(node, depth):
         if depth > MAX_DEPTH + 1 or not isinstance(node, dict):

@@ -16,9 +16,13 @@ kernel and prints the verdicts: that is feedback, not grading.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
 import math
 import textwrap
 import traceback
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +62,7 @@ class Request:
     state: tuple = ()
     wrt: tuple = ()
     cotangents: tuple = ()
+    unavailable: tuple[str, ...] = ()  # library functions withheld while answering (see ``withheld``)
 
     def __post_init__(self):
         if self.kind not in ("value", "call", "module", "grad"):
@@ -113,6 +118,14 @@ class Question:
     names: tuple[str, ...]
     public_cases: Callable[[], list[Case]]
     hidden_cases: Callable[[torch.Generator], list[Case]]
+    unavailable: tuple[str, ...] = ()  # library functions the question asks the learner to write
+
+    def with_rules(self, cases: list[Case]) -> list[Case]:
+        """``cases`` whose requests withhold this question's ``unavailable`` functions."""
+        if not self.unavailable:
+            return cases
+        return [dataclasses.replace(c, request=dataclasses.replace(c.request, unavailable=self.unavailable))
+                for c in cases]
 
 
 @dataclass
@@ -137,8 +150,8 @@ class Chapter:
         generator = torch.Generator().manual_seed(seed)
         cases = []
         for question in self.questions:
-            cases += question.public_cases()
-            cases += [_as_hidden(c) for c in question.hidden_cases(generator)]
+            cases += question.with_rules(question.public_cases())
+            cases += question.with_rules([_as_hidden(c) for c in question.hidden_cases(generator)])
         known = {q.id for q in self.questions}
         for case in extra:
             if case.question not in known:
@@ -158,7 +171,7 @@ class Chapter:
             print(f"{question.title}: pass {', '.join(missing)} to check(), e.g. "
                   f"check({question_id!r}, {', '.join(f'{n}={n}' for n in question.names)})")
             return
-        cases = question.public_cases()
+        cases = question.with_rules(question.public_cases())
         verdicts = []
         for case in cases:
             result = answer_request(answers, case.request)
@@ -243,8 +256,51 @@ def _learner_error(name: str, error: BaseException) -> Failure:
     return Failure(f"{name} raised {type(error).__name__}: {first}{where}")
 
 
+def _raising_code(name: str) -> types.CodeType:
+    message = (f"{name} is not available while your answer is checked: the question asks you to "
+               "write it yourself")
+    scope: dict = {}
+    exec(f"def withheld(*args, **kwargs):\n    raise NotImplementedError({message!r})\n", scope)
+    return scope["withheld"].__code__
+
+
+def _resolve(dotted: str):
+    module_name, _, rest = dotted.partition(".")
+    obj = importlib.import_module(module_name)
+    for part in rest.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(f"{obj.__name__}.{part}")
+    return obj
+
+
+@contextlib.contextmanager
+def withheld(names: tuple[str, ...]):
+    """While the block runs, the library functions ``names`` (dotted, e.g.
+    ``"rnnbook.cells.gru_cell"``) raise ``NotImplementedError`` saying that the question asks the
+    learner to write them. The function objects themselves are changed, so a name the learner
+    imported earlier (``from rnnbook.cells import gru_cell``) is withheld too."""
+    swapped = []
+    try:
+        for name in names:
+            function = getattr(_resolve(name), "__func__", _resolve(name))
+            if isinstance(function, types.FunctionType) and not function.__code__.co_freevars:
+                swapped.append((function, function.__code__))
+                function.__code__ = _raising_code(name)
+        yield
+    finally:
+        for function, code in swapped:
+            function.__code__ = code
+
+
 def answer_request(namespace: dict, request: Request):
     """Carry out ``request`` against the learner's ``namespace``; return plain data or a Failure."""
+    with withheld(request.unavailable):
+        return _answer(namespace, request)
+
+
+def _answer(namespace: dict, request: Request):
     if request.name not in namespace:
         return Failure(f"`{request.name}` is not defined: run the cell that defines it "
                        "(was it deleted or renamed?)")

@@ -1,7 +1,7 @@
 """The learner's side of grading: run a submission's code cells, then answer the grader's requests.
 
 Started by :mod:`rnnbook.grade` as ``python -I -B -m rnnbook.grading.sandbox WORKDIR``, one process
-per submission, in a fresh temporary folder, as the user ``nobody`` when the grader runs as root,
+per submission, in a fresh temporary folder, in its own namespaces (see :mod:`rnnbook.grading.isolation`),
 with a minimal environment. This process never sees a test, a reference answer, a comparison or a
 score: it reads ``job.json`` (the code cells, the limits, and the requests, whose inputs are in
 ``reqN.json``/``.npy``) and writes plain data back (``ansN.json``/``.npy``, ``cells.json``,
@@ -10,9 +10,10 @@ score: it reads ``job.json`` (the code cells, the limits, and the requests, whos
 grader's process, which reads these files as untrusted data.
 
 Limits applied here, before any learner code runs: address space (``RLIMIT_AS``), CPU time
-(``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core dumps, a number of processes (as nobody),
-and a per-cell / per-request alarm.
-The grader also kills the whole process group at a wall-clock limit.
+(``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core dumps, and a per-cell / per-request alarm.
+The grader starts this process in its own namespaces and, where it can, a cgroup that limits
+memory, processes and CPU of the whole submission (:mod:`rnnbook.grading.isolation`), and kills
+all of it at a wall-clock limit.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import sys
 from pathlib import Path
 
 MAX_OUTPUT = 20_000
-NOBODY = 65534
 
 
 class TimeLimit(BaseException):
@@ -64,8 +64,6 @@ def _set_limits(limits: dict) -> None:
     limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     limit(resource.RLIMIT_CORE, 0)
-    if os.getuid() == NOBODY:  # processes and threads of all sandboxes together: stops a fork bomb
-        limit(resource.RLIMIT_NPROC, limits.get("processes", 512))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails instead of killing us
 
 
@@ -92,8 +90,8 @@ def main(workdir: str) -> int:
     signal.signal(signal.SIGALRM, _on_alarm)
     seconds = float(job["cell_timeout"])
 
-    import torch  # noqa: F401 - imported under the limits, before any learner code
-
+    # torch is already imported (``python -m`` imports the ``rnnbook`` package first), so its
+    # ~0.7 GB of mappings count against the address-space limit set above.
     from rnnbook.grading.codec import read_value, write_value
     from rnnbook.grading.core import Failure, Request, answer_request
 
@@ -101,7 +99,9 @@ def main(workdir: str) -> int:
     for index, spec in enumerate(job["requests"]):
         args, init_args, state, cotangents = read_value(folder, f"req{index}")
         wrt = tuple(int(i) for i in spec.get("wrt", []))
-        requests.append(Request(spec["kind"], spec["name"], args, init_args, state, wrt, cotangents))
+        unavailable = tuple(str(name) for name in spec.get("unavailable", []))
+        requests.append(Request(spec["kind"], spec["name"], args, init_args, state, wrt, cotangents,
+                                unavailable))
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     cells = []
