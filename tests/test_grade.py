@@ -25,13 +25,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.grading import assign, available, isolation, load_chapter
-from rnnbook.grading.codec import CodecError, read_value, write_value
-from rnnbook.grading.core import Failure, answer_request, judge_case
+from rnnbook.grading import EXERCISE_SETS, assign, load_exercise_set
+from rnnbook.grading.judging import judge_case
+from rnnbook.grading.learner import answer_request
+from rnnbook.grading.model import Failure
+from rnnbook.grading.sandbox import isolation
+from rnnbook.grading.sandbox.protocol import CodecError, read_value, write_value
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTERS = assign.masters()
-SETS = [m.stem for m in MASTERS if m.stem[:2] in available()]
+SETS = [m.stem for m in MASTERS if m.stem[:2] in EXERCISE_SETS]
 
 
 def _cells(path: Path) -> list[dict]:
@@ -61,8 +64,8 @@ def _grade(chapter: str, submissions, tmp_path: Path, *extra: str,
 def test_there_is_an_exercise_set_per_available_chapter():
     assert "01_rnn_from_scratch" in SETS
     for stem in SETS:
-        assert load_chapter(stem[:2]).notebook == f"{stem}.ipynb"
-        assert len(load_chapter(stem[:2]).questions) >= 5, f"{stem}: fewer than five questions"
+        assert load_exercise_set(stem[:2]).notebook == f"{stem}.ipynb"
+        assert len(load_exercise_set(stem[:2]).questions) >= 5, f"{stem}: fewer than five questions"
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
@@ -106,7 +109,7 @@ def test_assign_uses_otter_solution_syntax():
 
 
 def test_public_check_messages_say_what_was_expected():
-    chapter = load_chapter("01")
+    chapter = load_exercise_set("01")
 
     def printed(**answers):
         out = io.StringIO()
@@ -186,11 +189,11 @@ def _replace_in(nb: dict, prefix: str, old: str, new: str) -> dict:
 
 
 PATCH_CHECKS = """
-import torch, rnnbook.grading.core as core, rnnbook.grading.codec as codec
+import torch, rnnbook.grading.judging as judging, rnnbook.grading.model as model
 torch.allclose = lambda *args, **kwargs: True
 torch.equal = lambda *args, **kwargs: True
-core.judge_case = lambda case, result: core.Verdict(True, "patched")
-core.compare_tensor = lambda *args, **kwargs: core.Verdict(True, "patched")
+judging.judge_case = lambda case, result: model.Verdict(True, "patched")
+judging.compare_tensor = lambda *args, **kwargs: model.Verdict(True, "patched")
 """
 
 TAMPER = """
@@ -641,7 +644,7 @@ MISTAKES = {  # set: (question, name, a typical wrong answer built from the solu
 
 @pytest.mark.parametrize("stem", SETS)
 def test_a_typical_mistake_gets_partial_credit(stem):
-    chapter = load_chapter(stem[:2])
+    chapter = load_exercise_set(stem[:2])
     namespace = _solution_namespace(stem)
     points, maxima = _scores(chapter, namespace)
     assert points == maxima, f"{stem}: the solution, judged in-process, scored {points} of {maxima}"
@@ -695,7 +698,8 @@ def test_a_sandbox_that_cannot_start_stops_the_grader_before_grading(tmp_path):
     """If the sandbox cannot import the library, the grader says why at once and writes no CSV
     (rather than giving every learner zero points with the status ``crashed``)."""
     python = _checkout_with_environment(tmp_path / "repo")
-    (tmp_path / "repo" / "rnnbook" / "grading" / "sandbox.py").write_text("raise ImportError('on purpose')\n")
+    broken = tmp_path / "repo" / "rnnbook" / "grading" / "sandbox" / "child.py"
+    broken.write_text("raise ImportError('on purpose')\n")
     run = _grade_with(python, ROOT / "solutions", tmp_path / "grades.csv")
     assert run.returncode != 0
     assert "the grading sandbox cannot start here, so nothing was graded" in run.stderr, run.stderr

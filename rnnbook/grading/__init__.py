@@ -1,51 +1,43 @@
-"""Graded exercises: questions and tests (one module per exercise set), notebook generation, sandbox.
+"""Graded exercises: one module per exercise set, and the machinery that grades them.
 
-* :mod:`rnnbook.grading.core`: questions, test cases, requests, verdicts, comparisons, ``check``.
-* :mod:`rnnbook.grading.ch01`, ...: one exercise set each (its questions, public and hidden tests,
-  and the reference answers, computed from the ``rnnbook`` library).
-* :mod:`rnnbook.grading.assign`: builds ``exercises/NN_*.ipynb`` (learner) and
-  ``solutions/NN_*.ipynb`` (clean reference) from one master per set in ``exercises/src/``.
-* :mod:`rnnbook.grading.sandbox`: runs a submission's code and answers the grader's requests.
-* :mod:`rnnbook.grade`: the command that grades a class (``python -m rnnbook.grade``); its
-  docstring explains the design and why otter-grader is used for authoring only.
+One job per module:
+
+* :mod:`~rnnbook.grading.model`: the data model: questions, test cases, requests, verdicts,
+  exercise sets, limits;
+* :mod:`~rnnbook.grading.learner`: what runs in the learner's process (the notebook, or the
+  sandbox): turning answers into plain data, carrying out requests, the public ``check``;
+* :mod:`~rnnbook.grading.judging`: comparisons with messages and the common case builders;
+* :mod:`~rnnbook.grading.ch01` ... ``ch08``: one exercise set each, a list of questions whose
+  references come from the ``rnnbook`` library;
+* :mod:`~rnnbook.grading.sandbox`: the sandbox a submission runs in (both halves, the files
+  between them, and its isolation);
+* :mod:`~rnnbook.grading.grader`: grading submissions; :mod:`~rnnbook.grading.report`: the CSV,
+  the feedback and the summary; :mod:`~rnnbook.grading.cli`: the command,
+  ``python -m rnnbook.grading`` (also ``python -m rnnbook.grade``).
 
 Instructors' private tests (``--tests DIR``) are Python files that define
-``cases(chapter: str, generator: torch.Generator) -> list[Case]``; the case builders of each
-exercise set (for example :func:`rnnbook.grading.ch01.rnn_step_case`) make that short.
+``cases(exercise_set_id: str, generator: torch.Generator) -> list[Case]``; the case builders of
+each exercise set (for example :func:`rnnbook.grading.ch01.rnn_step_case`) make that short.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from rnnbook.grading.core import Case, Chapter, Question, Request, Verdict
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 
-__all__ = ["CHAPTERS", "load_chapter", "Case", "Chapter", "Question", "Request", "Verdict"]
+__all__ = ["EXERCISE_SETS", "load_exercise_set", "Case", "ExerciseSet", "Question", "Request", "Verdict"]
 
-# Exercise set id -> module defining ``CHAPTER``. Sets whose library chapter is missing are skipped.
-CHAPTERS = {
-    "01": "rnnbook.grading.ch01",
-    "02": "rnnbook.grading.ch02",
-    "03": "rnnbook.grading.ch03",
-    "04": "rnnbook.grading.ch04",
-    "05": "rnnbook.grading.ch05",
-    "06": "rnnbook.grading.ch06",
-    "07": "rnnbook.grading.ch07",
-    "08": "rnnbook.grading.ch08",
-}
+# Exercise set id -> module defining ``EXERCISE_SET``.
+EXERCISE_SETS = {f"{n:02d}": f"rnnbook.grading.ch{n:02d}" for n in range(1, 9)}
 
 
-def available() -> list[str]:
-    """Ids of the exercise sets whose module exists."""
-    return [key for key, module in CHAPTERS.items() if importlib.util.find_spec(module) is not None]
-
-
-def load_chapter(name: str) -> Chapter:
+def load_exercise_set(name: str) -> ExerciseSet:
     """The exercise set named ``name``: "1", "01", "ch01", or a notebook name such as
     "01_rnn_from_scratch" or "exercises/01_rnn_from_scratch.ipynb"."""
     stem = name.rsplit("/", 1)[-1].removesuffix(".ipynb").removeprefix("ch")
     key = stem.split("_", 1)[0]
     key = key.zfill(2) if key.isdigit() else key
-    if key not in CHAPTERS or importlib.util.find_spec(CHAPTERS[key]) is None:
-        raise SystemExit(f"unknown exercise set {name!r}: choose one of {', '.join(available())}")
-    return importlib.import_module(CHAPTERS[key]).CHAPTER
+    if key not in EXERCISE_SETS:
+        raise SystemExit(f"unknown exercise set {name!r}: choose one of {', '.join(EXERCISE_SETS)}")
+    return importlib.import_module(EXERCISE_SETS[key]).EXERCISE_SET

@@ -18,22 +18,18 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import load_corpus
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensor,
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
     relative_close,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.scratch import RNNLMScratch, clip_gradients, rnn_layer_forward
 
-__all__ = ["CHAPTER", "rnn_step_case", "project_inputs_case", "rnn_loop_case", "lm_shapes_case",
+__all__ = ["EXERCISE_SET", "rnn_step_case", "project_inputs_case", "rnn_loop_case", "lm_shapes_case",
            "seed_rnn_case", "gradient_norm_case", "reference_gradient_norm"]
 
 PUBLIC_SEED = 0
@@ -140,7 +136,7 @@ def lm_shapes_case(label: str, batch_size: int, num_steps: int, vocab_size: int,
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 3:
             return Verdict(False, f"expected a tuple (logits_shape, state_shape, num_parameters), "
-                                  f"got {describe(got)}")
+                                  f"got {describe_answer(got)}")
         logits_shape, state_shape, count = _lm_reference(*args)
         if part == "parameters":
             return compare_value(count, got[2], "number of parameters")
@@ -240,7 +236,8 @@ def _trend_case(index: int, *, hidden: bool) -> Case:
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 2 or not all(isinstance(t, str) for t in got):
-            return Verdict(False, f"expected a tuple of two strings from {TRENDS}, got {describe(got)}")
+            return Verdict(False, f"expected a tuple of two strings from {TRENDS}"
+                                  f", got {describe_answer(got)}")
         if got[index] not in TRENDS:
             return Verdict(False, f"{got[index]!r} is not one of {TRENDS}")
         if not hidden:
@@ -264,7 +261,7 @@ def _q5_hidden(g):
             _trend_case(0, hidden=True), _trend_case(1, hidden=True)]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="01",
     notebook="01_rnn_from_scratch.ipynb",
     title="Recurrent networks from scratch",
@@ -278,4 +275,4 @@ CHAPTER = Chapter(
                  _q5_public, _q5_hidden),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

@@ -22,21 +22,17 @@ from rnnbook.bptt import (
     stacked_rnn_backward,
     stacked_rnn_forward_with_cache,
 )
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensor,
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "step_backward_case",
     "bptt_case",
     "stacked_shapes_case",
@@ -189,7 +185,7 @@ def stacked_shapes_case(
             return Verdict(
                 False,
                 "expected a tuple (weight_ih shapes, weight_hh shapes, input-gradient "
-                f"shape), got {describe(got)}",
+                f"shape), got {describe_answer(got)}",
             )
         expected = _stacked_reference_shapes(T, n, d, hidden_sizes)
         parts = [
@@ -378,7 +374,7 @@ def _classes_case(index: int, *, hidden: bool) -> Case:
     def judge(got):
         if not isinstance(got, tuple) or len(got) != len(SCALES):
             return Verdict(
-                False, f"expected a tuple of {len(SCALES)} strings from {CLASSES}, got {describe(got)}"
+                False, f"expected a tuple of {len(SCALES)} strings from {CLASSES}, got {describe_answer(got)}"
             )
         if got[index] not in CLASSES:
             return Verdict(False, f"{got[index]!r} is not one of {CLASSES}")
@@ -405,7 +401,7 @@ def _q5_hidden(g):
     ]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="02",
     notebook="02_bptt.ipynb",
     title="Backpropagation through time",
@@ -425,4 +421,4 @@ CHAPTER = Chapter(
         ),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

@@ -18,23 +18,19 @@ import torch
 from torch import nn
 
 from rnnbook.cells import gru_cell, lstm_cell
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensor,
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
     relative_close,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.modules import GRU, LSTM, RNN
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "gru_step_case",
     "lstm_step_case",
     "cell_shapes_case",
@@ -152,7 +148,8 @@ def cell_shapes_case(label: str, kind: str, d: int, h: int, *, hidden: bool = Tr
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 4:
-            return Verdict(False, f"expected a tuple of 4 ({', '.join(CELL_PARTS)}), got {describe(got)}")
+            return Verdict(False, f"expected a tuple of 4 ({', '.join(CELL_PARTS)})"
+                                  f", got {describe_answer(got)}")
         parts = [compare_value(e, g, name) for e, g, name in
                  zip(_reference_cell_shapes(kind, d, h), got, CELL_PARTS)]
         wrong = [p.message for p in parts if not p.passed]
@@ -249,7 +246,7 @@ def first_input_gradient_case(kind: str, T: int, *, hidden: bool = True, points:
 def _largest_case(*, hidden: bool) -> Case:
     def judge(got):
         if got not in KINDS:
-            return Verdict(False, f"expected one of {tuple(KINDS)}, got {describe(got)}")
+            return Verdict(False, f"expected one of {tuple(KINDS)}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
         norms = {kind: reference_first_input_gradient(kind, 50) for kind in KINDS}
@@ -272,7 +269,7 @@ def _q5_hidden(g):
     ]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="03",
     notebook="03_gru_lstm.ipynb",
     title="GRU and LSTM cells",
@@ -292,4 +289,4 @@ CHAPTER = Chapter(
         ),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

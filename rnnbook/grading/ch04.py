@@ -18,22 +18,18 @@ import torch
 from torch import nn
 
 from rnnbook.cells import rnn_cell
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
     relative_close,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.modules import GRU, LSTM
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "lstm_shapes_case",
     "deep_gru_case",
     "stacked_gru_case",
@@ -74,7 +70,7 @@ def lstm_shapes_case(
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 5:
             return Verdict(
-                False, f"expected a tuple of 5 shapes ({', '.join(PART_NAMES)}), got {describe(got)}"
+                False, f"expected a tuple of 5 shapes ({', '.join(PART_NAMES)}), got {describe_answer(got)}"
             )
         parts = [
             compare_value(e, g, name)
@@ -140,7 +136,7 @@ def deep_gru_case(
                 (got[0], *got[1]),
                 ("outputs", "first layer's state", "second layer's state"),
             )
-        return Verdict(False, f"expected (outputs, (H, H1)), got {describe(got)}")
+        return Verdict(False, f"expected (outputs, (H, H1)), got {describe_answer(got)}")
 
     return Case("q2", label, Request("call", "deep_gru", (inputs, state, params)), judge, points, hidden)
 
@@ -279,7 +275,7 @@ def _trend_case(*, hidden: bool) -> Case:
 
     def judge(got):
         if got not in options:
-            return Verdict(False, f"expected one of {options}, got {describe(got)}")
+            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
         right = "larger" if reference_depth_gradient(4) > reference_depth_gradient(1) else "smaller"
@@ -297,7 +293,7 @@ def _q5_hidden(g):
     return [depth_gradient_case(1), depth_gradient_case(3), depth_gradient_case(4), _trend_case(hidden=True)]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="04",
     notebook="04_deep_rnns.ipynb",
     title="Deep recurrent networks",
@@ -311,4 +307,4 @@ CHAPTER = Chapter(
                  _q5_public, _q5_hidden),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

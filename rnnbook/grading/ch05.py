@@ -15,22 +15,18 @@ import functools
 
 import torch
 
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
     relative_close,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.modules import GRU, LSTM, RNN
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "bigru_layer_case",
     "split_h_n_case",
     "bidirectional_shapes_case",
@@ -179,7 +175,8 @@ def bidirectional_shapes_case(
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 4:
-            return Verdict(False, f"expected a tuple of 4 ({', '.join(PART_NAMES)}), got {describe(got)}")
+            return Verdict(False, f"expected a tuple of 4 ({', '.join(PART_NAMES)})"
+                                  f", got {describe_answer(got)}")
         parts = [
             compare_value(e, g, name)
             for e, g, name in zip(_reference_shapes(kind, T, n, d, h, L, batch_first), got, PART_NAMES)
@@ -280,7 +277,7 @@ def output_input_gradient_case(
         if expected == 0:
             if type(got) in (int, float) and got == 0:
                 return Verdict(True, "0, right")
-            return Verdict(False, f"expected exactly 0, got {describe(got)}")
+            return Verdict(False, f"expected exactly 0, got {describe_answer(got)}")
         return relative_close(expected, got, "gradient norm", 1e-3)
 
     args = (bidirectional, t_out, t_in)
@@ -300,7 +297,7 @@ def _future_case(index: int, *, hidden: bool) -> Case:
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 2 or got[index] not in options:
-            return Verdict(False, f"expected a pair of strings from {options}, got {describe(got)}")
+            return Verdict(False, f"expected a pair of strings from {options}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got[index]!r} is one of the allowed answers (checked when graded)")
         right = "zero" if reference_output_input_gradient(index == 1, 2, 7) == 0 else "nonzero"
@@ -328,7 +325,7 @@ def _q5_hidden(g):
     ]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="05",
     notebook="05_bidirectional.ipynb",
     title="Bidirectional recurrent networks",
@@ -348,4 +345,4 @@ CHAPTER = Chapter(
         ),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

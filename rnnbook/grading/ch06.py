@@ -20,20 +20,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
-    compare_tensor,
-    compare_value,
-    describe,
-    random_tensor,
-)
+from rnnbook.grading.judging import compare_tensor, compare_value, describe_answer, random_tensor
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "predict_shapes_case",
     "last_real_steps_case",
     "last_layer_summary_case",
@@ -100,7 +91,8 @@ def predict_shapes_case(
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 3:
-            return Verdict(False, f"expected a tuple of 3 ({', '.join(PART_NAMES)}), got {describe(got)}")
+            return Verdict(False, f"expected a tuple of 3 ({', '.join(PART_NAMES)})"
+                                  f", got {describe_answer(got)}")
         parts = [compare_value(e, g, name) for e, g, name in zip(_reference_shapes(*args), got, PART_NAMES)]
         wrong = [p.message for p in parts if not p.passed]
         return Verdict(not wrong, "; ".join(wrong) if wrong else "all three right")
@@ -256,12 +248,13 @@ def seed_final_states_case(
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 2:
-            return Verdict(False, f"expected a pair (forward_final, backward_final), got {describe(got)}")
+            return Verdict(False, "expected a pair (forward_final, backward_final), "
+                                  f"got {describe_answer(got)}")
         forward = compare_tensor(h_n[-2] if bidirectional else h_n[-1], got[0], "forward final state")
         if not bidirectional:
             if got[1] is not None:
                 return Verdict(False, f"{forward.message}; backward: expected None for a one-direction "
-                                      f"module, got {describe(got[1])}")
+                                      f"module, got {describe_answer(got[1])}")
             return forward
         backward = compare_tensor(h_n[-1], got[1], "backward final state")
         return Verdict(forward.passed and backward.passed, f"{forward.message}; {backward.message}")
@@ -324,7 +317,7 @@ def _errors_case(index: int, *, hidden: bool) -> Case:
 
     def judge(got):
         if not isinstance(got, tuple) or len(got) != 2 or got[index] not in options:
-            return Verdict(False, f"expected a pair of strings from {options}, got {describe(got)}")
+            return Verdict(False, f"expected a pair of strings from {options}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got[index]!r} is one of the allowed answers (checked when graded)")
         errors = reference_padding_error((5, 2, 4))
@@ -346,7 +339,7 @@ def _q5_hidden(g):
         _errors_case(0, hidden=True), _errors_case(1, hidden=True)]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="06",
     notebook="06_shapes.ipynb",
     title="The shapes of PyTorch's recurrent modules",
@@ -359,4 +352,4 @@ CHAPTER = Chapter(
                  _q5_public, _q5_hidden),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

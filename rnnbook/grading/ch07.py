@@ -19,22 +19,18 @@ import torch
 
 from rnnbook.cells import gru_cell
 from rnnbook.fast import recurrent_flops
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensor,
     compare_tensors,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.modules import GRU, RNN
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "fused_gru_step_case",
     "hoisted_gru_layer_case",
     "count_flops_case",
@@ -125,7 +121,7 @@ def count_flops_case(label: str, mode: str, T: int, n: int, d: int, h: int, num_
     def judge(got):
         reference = recurrent_flops(mode, T, n, d, h, num_layers=num_layers, bidirectional=bidirectional)
         if not isinstance(got, tuple) or len(got) != 2:
-            return Verdict(False, f"expected a pair (step, forward), got {describe(got)}")
+            return Verdict(False, f"expected a pair (step, forward), got {describe_answer(got)}")
         parts = [compare_value(reference["step"], got[0], "one step"),
                  compare_value(reference["forward"], got[1], "forward pass")]
         wrong = [p.message for p in parts if not p.passed]
@@ -182,7 +178,7 @@ def hoisted_seed_rnn_case(label: str, generator: torch.Generator, T: int, n: int
     def judge(got):
         Y, H1, H2 = _seed_reference(inputs, state, params)
         if not isinstance(got, tuple) or len(got) != 2 or not isinstance(got[1], tuple):
-            return Verdict(False, f"expected (Y, (H1, H2)), got {describe(got)}")
+            return Verdict(False, f"expected (Y, (H1, H2)), got {describe_answer(got)}")
         return compare_tensors((Y, H1, H2), (got[0], *got[1]), ("Y", "H1", "H2"))
 
     request = Request("call", "hoisted_seed_rnn", (inputs, state, params))
@@ -212,7 +208,7 @@ def measured_gflops_case(rows: int, inner: int, cols: int, *, hidden: bool = Tru
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = float(got)
         if type(got) not in (int, float) or not math.isfinite(got):
-            return Verdict(False, f"expected a number of GFLOP/s, got {describe(got)}")
+            return Verdict(False, f"expected a number of GFLOP/s, got {describe_answer(got)}")
         if low <= got <= high:
             return Verdict(True, f"{got:.3g} GFLOP/s, a plausible rate (between {low:g} and {high:g})")
         hint = (" (FLOP/s instead of GFLOP/s? divide by 1e9)" if got > high else
@@ -228,7 +224,7 @@ def _faster_case(*, hidden: bool) -> Case:
 
     def judge(got):
         if got not in options:
-            return Verdict(False, f"expected one of {options}, got {describe(got)}")
+            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
         # With one row, each weight is loaded for a single multiply-add: the product is memory-bound
@@ -247,7 +243,7 @@ def _q5_hidden(g):
     return [measured_gflops_case(1, 128, 384), measured_gflops_case(35, 128, 384), _faster_case(hidden=True)]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="07",
     notebook="07_performance.ipynb",
     title="How fast can a recurrent network be?",
@@ -260,4 +256,4 @@ CHAPTER = Chapter(
                  _q5_public, _q5_hidden),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

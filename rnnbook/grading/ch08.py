@@ -20,23 +20,19 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import sequential_batches
-from rnnbook.grading.core import (
-    Case,
-    Chapter,
-    Question,
-    Request,
-    Verdict,
+from rnnbook.grading.judging import (
     compare_tensor,
     compare_value,
-    describe,
+    describe_answer,
     random_tensor,
     relative_close,
 )
+from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
 from rnnbook.language_models import RecurrentLM, detach_state
 from rnnbook.markov import MarkovChain, batch_means_standard_error
 
 __all__ = [
-    "CHAPTER",
+    "EXERCISE_SET",
     "entropy_rate_case",
     "perplexity_from_losses_case",
     "temperature_probs_case",
@@ -222,7 +218,7 @@ def sample_log_loss_case(a: float, b: float, num_tokens: int, *, hidden: bool = 
     def judge(got):
         mean, error = reference_sample_log_loss(a, b, num_tokens)
         if not isinstance(got, tuple) or len(got) != 2:
-            return Verdict(False, f"expected a pair (mean, standard_error), got {describe(got)}")
+            return Verdict(False, f"expected a pair (mean, standard_error), got {describe_answer(got)}")
         parts = [relative_close(mean, _as_float(got[0]), "mean", 1e-9),
                  relative_close(error, _as_float(got[1]), "standard error", 1e-9)]
         return Verdict(all(p.passed for p in parts), "; ".join(p.message for p in parts))
@@ -237,7 +233,7 @@ def _within_case(*, hidden: bool) -> Case:
 
     def judge(got):
         if got not in options:
-            return Verdict(False, f"expected one of {options}, got {describe(got)}")
+            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
         if not hidden:
             return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
         mean, error = reference_sample_log_loss(0.1, 0.3, 20_000)
@@ -258,7 +254,7 @@ def _q5_hidden(g):
             _within_case(hidden=True)]
 
 
-CHAPTER = Chapter(
+EXERCISE_SET = ExerciseSet(
     id="08",
     notebook="08_language_models.ipynb",
     title="How good can a language model get?",
@@ -274,4 +270,4 @@ CHAPTER = Chapter(
                  _q5_public, _q5_hidden),
     ],
 )
-check = CHAPTER.check
+check = EXERCISE_SET.check

@@ -1,11 +1,12 @@
 """The learner's side of grading: run a submission's code cells, then answer the grader's requests.
 
-Started by :mod:`rnnbook.grade` as ``python -I -B -m rnnbook.grading.sandbox WORKDIR``, one process
+Started by :mod:`rnnbook.grading.sandbox.run` as
+``python -I -B -m rnnbook.grading.sandbox.child WORKDIR``, one process
 per submission, in a fresh temporary folder, in its own namespaces (see :mod:`rnnbook.grading.isolation`),
 with a minimal environment. This process never sees a test, a reference answer, a comparison or a
 score: it reads ``job.json`` (the code cells, the limits, and the requests, whose inputs are in
 ``reqN.json``/``.npy``) and writes plain data back (``ansN.json``/``.npy``, ``cells.json``,
-``done.json``) with :mod:`rnnbook.grading.codec`. Whatever the learner's code does here (patching
+``done.json``) with :mod:`rnnbook.grading.sandbox.protocol`. Whatever the learner's code does here (patching
 ``torch.allclose``, rewriting files, faking answers, looping, exiting), the judging happens in the
 grader's process, which reads these files as untrusted data.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import json
 import os
 import re
 import resource
@@ -85,28 +85,20 @@ def _is_memory_error(error: BaseException) -> bool:
 
 def main(workdir: str) -> int:
     folder = Path(workdir)
-    job = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    _set_limits(job["limits"])
-    signal.signal(signal.SIGALRM, _on_alarm)
-    seconds = float(job["cell_timeout"])
-
     # torch is already imported (``python -m`` imports the ``rnnbook`` package first), so its
-    # ~0.7 GB of mappings count against the address-space limit set above.
-    from rnnbook.grading.codec import read_value, write_value
-    from rnnbook.grading.core import Failure, Request, answer_request
+    # ~0.7 GB of mappings count against the address-space limit set next.
+    from rnnbook.grading.learner import answer_request
+    from rnnbook.grading.model import Failure
+    from rnnbook.grading.sandbox import protocol
 
-    requests = []
-    for index, spec in enumerate(job["requests"]):
-        args, init_args, state, cotangents = read_value(folder, f"req{index}")
-        wrt = tuple(int(i) for i in spec.get("wrt", []))
-        unavailable = tuple(str(name) for name in spec.get("unavailable", []))
-        requests.append(Request(spec["kind"], spec["name"], args, init_args, state, wrt, cotangents,
-                                unavailable))
+    sources, seconds, limits, requests = protocol.read_job(folder)
+    _set_limits(limits)
+    signal.signal(signal.SIGALRM, _on_alarm)
 
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     cells = []
     real_stdout, real_stderr = sys.stdout, sys.stderr
-    for index, source in enumerate(job["cells"]):
+    for index, source in enumerate(sources):
         record = {"cell": index, "status": "ok"}
         sys.stdout = sys.stderr = _BoundedText()
         try:
@@ -125,7 +117,7 @@ def main(workdir: str) -> int:
         finally:
             sys.stdout, sys.stderr = real_stdout, real_stderr
         cells.append(record)
-        (folder / "cells.json").write_text(json.dumps(cells), encoding="utf-8")
+        protocol.write_cell_records(folder, cells)
 
     for index, request in enumerate(requests):
         try:
@@ -139,11 +131,11 @@ def main(workdir: str) -> int:
         except BaseException as error:  # noqa: BLE001
             result = Failure(f"{request.name} raised {type(error).__name__}")
         try:
-            write_value(result, folder, f"ans{index}")
+            protocol.write_answer(folder, index, result)
         except BaseException as error:  # noqa: BLE001 - e.g. a file too large for RLIMIT_FSIZE
-            write_value(Failure(f"the answer could not be sent back ({type(error).__name__})"),
-                        folder, f"ans{index}")
-    (folder / "done.json").write_text(json.dumps({"cells": len(cells)}), encoding="utf-8")
+            why = f"the answer could not be sent back ({type(error).__name__})"
+            protocol.write_answer(folder, index, Failure(why))
+    protocol.mark_done(folder, len(cells))
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: learner objects' __del__ must not change anything
 

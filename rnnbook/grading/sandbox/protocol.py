@@ -1,4 +1,9 @@
-"""Safe exchange of plain data between the grader and the sandbox: JSON plus NumPy ``.npy`` files.
+"""The one definition of the file protocol between the grader and a sandbox.
+
+In the sandbox's working folder the grader writes ``job.json`` (the code cells, the limits and
+the requests) and ``reqN.json`` (+ ``reqN_k.npy``: each request's inputs); the sandbox writes
+``cells.json`` (a record per code cell, rewritten after each), ``ansN.json`` (+ ``.npy``: each
+answer) and, last, ``done.json``. Values travel as plain data:
 
 Nothing is ever unpickled. A value is written as a small JSON tree whose leaves are numbers,
 strings, ``None``/``...`` or references to tensors; every tensor goes to its own ``.npy`` file,
@@ -19,9 +24,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnbook.grading.core import MAX_DEPTH, MAX_ELEMENTS, MAX_ITEMS, MAX_STRING, Failure, Unsupported
+from rnnbook.grading.model import (
+    MAX_DEPTH,
+    MAX_ELEMENTS,
+    MAX_ITEMS,
+    MAX_STRING,
+    Failure,
+    Request,
+    Unsupported,
+)
 
-__all__ = ["write_value", "read_value", "read_json", "read_plain_file", "Budget", "CodecError"]
+__all__ = ["write_job", "read_job", "write_cell_records", "read_cell_records", "write_answer", "read_answers",
+           "mark_done", "is_done", "write_value", "read_value", "read_json", "read_plain_file", "Budget",
+           "CodecError"]
 
 DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
 MAX_JSON_BYTES = 1_000_000
@@ -167,3 +182,79 @@ def read_value(folder: Path, stem: str, budget: Budget | None = None):
         raise CodecError(f"malformed answer node of type {kind!r}")
 
     return build(document, 0)
+
+
+# --- the files of one sandbox run ---------------------------------------------------------------
+
+JOB, CELLS, DONE = "job.json", "cells.json", "done.json"
+CELL_STATUSES = ("ok", "error", "timeout", "memory")
+
+
+def write_job(folder: Path, cells: list[str], requests: list[Request], cell_timeout: float,
+              limits: dict) -> None:
+    """The grader's side: what the sandbox must run and answer."""
+    job = {"cells": cells, "cell_timeout": cell_timeout, "limits": limits,
+           "requests": [{"kind": r.kind, "name": r.name, "wrt": list(r.wrt),
+                         "unavailable": list(r.unavailable)} for r in requests]}
+    (folder / JOB).write_text(json.dumps(job), encoding="utf-8")
+    for index, request in enumerate(requests):
+        inputs = (request.args, request.init_args, request.state, request.cotangents)
+        write_value(inputs, folder, f"req{index}")
+
+
+def read_job(folder: Path) -> tuple[list[str], float, dict, list[Request]]:
+    """The sandbox's side: the cells, the per-cell time limit, the limits and the requests."""
+    job = json.loads((folder / JOB).read_text(encoding="utf-8"))
+    requests = []
+    for index, spec in enumerate(job["requests"]):
+        args, init_args, state, cotangents = read_value(folder, f"req{index}")
+        requests.append(Request(spec["kind"], spec["name"], args, init_args, state,
+                                tuple(int(i) for i in spec.get("wrt", [])), cotangents,
+                                tuple(str(name) for name in spec.get("unavailable", []))))
+    return job["cells"], float(job["cell_timeout"]), job["limits"], requests
+
+
+def write_cell_records(folder: Path, records: list[dict]) -> None:
+    (folder / CELLS).write_text(json.dumps(records), encoding="utf-8")
+
+
+def read_cell_records(folder: Path) -> list[dict]:
+    """The sandbox's per-cell records, read as untrusted data (anything malformed: no records)."""
+    try:
+        data = read_json(folder / CELLS, MAX_JSON_BYTES)
+    except Exception:  # noqa: BLE001 - missing, a link, too large, not JSON
+        return []
+    records = []
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and type(item.get("cell")) is int and \
+                item.get("status") in CELL_STATUSES:
+            records.append({"cell": item["cell"], "status": item["status"],
+                            "error": str(item.get("error", ""))[:200]})
+    return records
+
+
+def write_answer(folder: Path, index: int, value) -> None:
+    write_value(value, folder, f"ans{index}")
+
+
+def read_answers(folder: Path, count: int) -> list:
+    """The ``count`` answers, read as untrusted data: an unreadable one becomes a :class:`Failure`."""
+    answers, budget = [], Budget()
+    for index in range(count):
+        try:
+            answers.append(read_value(folder, f"ans{index}", budget))
+        except CodecError as error:
+            why = ("the notebook's code stopped before this test ran" if "missing" in str(error)
+                   else f"the answer file is unreadable: {error}")
+            answers.append(Failure(f"no answer: {why}"))
+        except Exception as error:  # noqa: BLE001 - nothing a submission writes may stop the grader
+            answers.append(Failure(f"no answer: the answer file is unreadable ({type(error).__name__})"))
+    return answers
+
+
+def mark_done(folder: Path, cell_count: int) -> None:
+    (folder / DONE).write_text(json.dumps({"cells": cell_count}), encoding="utf-8")
+
+
+def is_done(folder: Path) -> bool:
+    return os.path.lexists(folder / DONE)

@@ -38,8 +38,9 @@ from pathlib import Path
 __all__ = ["available", "describe", "Cgroup", "sandbox_command", "stub_grading_folder"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# What the sandbox may import from rnnbook/grading: its own half of the protocol.
-SANDBOX_MODULES = ("codec.py", "core.py", "sandbox.py")
+# What the sandbox may import from rnnbook/grading: the data model, the learner's side, the
+# comparisons and this package (no exercise set: those hold the tests and the references).
+SANDBOX_MODULES = ("model.py", "learner.py", "judging.py")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group",
                 "/etc/nsswitch.conf", "/etc/localtime", "/etc/alternatives")
@@ -171,6 +172,7 @@ def stub_grading_folder(exercise_sets: list[str]) -> Path:
     real = library_folder() / "grading"
     for name in SANDBOX_MODULES:
         shutil.copyfile(real / name, folder / name)
+    shutil.copytree(real / "sandbox", folder / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "__init__.py").write_text('"""rnnbook.grading as a sandbox sees it: no tests."""\n')
     stub = ('"""Exercise set {id}: the public checks, the hidden tests and the reference answers are not\n'
             'available while a submission is graded."""\n\n\n'
@@ -178,8 +180,8 @@ def stub_grading_folder(exercise_sets: list[str]) -> Path:
             "    print('(checks are not run while grading)')\n")
     for set_id in exercise_sets:
         (folder / f"ch{set_id}.py").write_text(stub.format(id=set_id))
-    for path in folder.iterdir():
-        path.chmod(0o644)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
 
 
