@@ -15,12 +15,26 @@ export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
 # or a claim that holds on one CPU only, fails here rather than on a reader's machine.
 NUMERIC_ENV ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: book test lab library execute browser sandbox test-browser clean
+.PHONY: book test lab library execute lock browser sandbox test-browser clean
+
+# requirements.txt pins torch's CPU build on Linux (2.13.0+cpu), which lives on PyTorch's CPU index,
+# not on PyPI: where pip is not already set up to find it, the second command adds that index.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt \
+	  || $(BIN)/python -m pip install --quiet --extra-index-url $(TORCH_CPU_INDEX) -r requirements.txt
 	@touch $@
+
+# Recompile the lock (requirements.txt) from the direct dependencies (requirements.in) with pip-tools;
+# pip-compile keeps the versions already locked unless requirements.in asks for others.
+lock:
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.txt requirements.in
+	printf '%s\n' '# Not in the compiled lock: torch elsewhere than Linux, and the book'"'"'s library (editable).' \
+	  'torch==2.13.0 ; sys_platform != "linux"' '-e .' >> requirements.txt
 
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
@@ -51,7 +65,7 @@ execute: $(STAMP)
 
 # Debian's Chromium for the browser tests (no browser download: Playwright drives this one).
 browser:
-	@command -v chromium >/dev/null || { \
+	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || { \
 	  echo "Installing Debian's chromium for the browser tests: apt-get install chromium"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \

@@ -11,4 +11,4 @@ from rnnbook.shapes import describe
 from rnnbook.utils import agree, below, max_difference, set_seed, show_error
 
 __all__ = ["set_seed", "agree", "below", "max_difference", "show_error", "RNN", "GRU", "LSTM", "describe"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

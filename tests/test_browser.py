@@ -489,14 +489,17 @@ def test_a_missing_browser_is_a_clear_error(monkeypatch, tmp_path):
         browser_site.chromium_path()
 
 
-def test_github_pages_workflow_builds_and_deploys_the_book():
-    """The workflow publishes exactly what `make book` builds (not a browser test)."""
-    workflow_path = ROOT / ".github" / "workflows" / "pages.yml"
+def test_github_workflow_tests_then_builds_and_deploys_the_book():
+    """The workflow runs the README's test command on every push and pull request, and publishes
+    exactly what `make book` builds, only after the tests pass (not a browser test)."""
+    workflow_path = ROOT / ".github" / "workflows" / "ci.yml"
     workflow = yaml.safe_load(workflow_path.read_text(encoding="utf-8"))
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
-    assert "push" in triggers and "workflow_dispatch" in triggers, triggers
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers), triggers
     assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    test, build, deploy = workflow["jobs"]["test"], workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert re.search(r"^\s*bash \.ci/run\s*$", "\n".join(s.get("run", "") for s in test["steps"]), re.M)
+    assert build["needs"] == "test" and "refs/heads/main" in build["if"]
     steps = build["steps"]
     uses = [s.get("uses", "") for s in steps]
     runs = "\n".join(s.get("run", "") for s in steps)
@@ -515,4 +518,4 @@ def test_github_pages_workflow_builds_and_deploys_the_book():
     assert "jupyter-book build . -W --keep-going" in recipe and "--path-output" not in recipe
     assert "_build/html" in recipe
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert ".github/workflows/pages.yml" in readme.split("## Publishing", 1)[1]
+    assert ".github/workflows/ci.yml" in readme.split("## Publishing", 1)[1]
