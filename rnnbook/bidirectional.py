@@ -8,11 +8,26 @@ from torch.nn import functional as F
 
 from rnnbook.cells import lstm_cell
 
+__all__ = [
+    "layer_weights",
+    "zero_state",
+    "run_direction",
+    "stack_final_states",
+    "SequenceTagger",
+    "train_tagger",
+    "accuracy_per_position",
+    "bidirectional_joined",
+    "bidirectional_separate",
+]
+
 
 # From book/05_bidirectional.ipynb, section "Two chains of states".
 def layer_weights(module: nn.Module, layer: int, reverse: bool = False) -> tuple[Tensor | None, ...]:
     """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer and direction of a module with
-    PyTorch's parameter names, e.g. ``weight_ih_l1_reverse`` (``None`` for a missing bias) (Chapter 5)."""
+    PyTorch's parameter names, e.g. ``weight_ih_l1_reverse`` (``None`` for a missing bias) (Chapter 5).
+
+    Defined in book/05_bidirectional.ipynb, section "Two chains of states".
+    """
     suffix = f"l{layer}" + ("_reverse" if reverse else "")
     return tuple(getattr(module, f"{name}_{suffix}", None)
                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
@@ -20,7 +35,10 @@ def layer_weights(module: nn.Module, layer: int, reverse: bool = False) -> tuple
 
 def zero_state(cell, batch_size: int, hidden_size: int, like: Tensor):
     """The zero initial state of ``cell``: a tensor ``(batch_size, hidden_size)``, or the pair
-    ``(h, c)`` for :func:`rnnbook.cells.lstm_cell` (Chapter 5)."""
+    ``(h, c)`` for :func:`rnnbook.cells.lstm_cell` (Chapter 5).
+
+    Defined in book/05_bidirectional.ipynb, section "Two chains of states".
+    """
     zeros = torch.zeros(batch_size, hidden_size, dtype=like.dtype, device=like.device)
     return (zeros, zeros) if cell is lstm_cell else zeros
 
@@ -33,6 +51,8 @@ def run_direction(cell, inputs: Tensor, weights: tuple, state=None, reverse: boo
     ``state`` the initial state (zeros if None). With ``reverse=True`` the steps are read from
     ``T-1`` down to 0. Returns the hidden states ``(T, n, h)``, aligned with the input (position
     ``t`` holds the state just after reading step ``t``), and the final state.
+
+    Defined in book/05_bidirectional.ipynb, section "Two chains of states".
     """
     num_steps = inputs.shape[0]
     if state is None:
@@ -46,7 +66,10 @@ def run_direction(cell, inputs: Tensor, weights: tuple, state=None, reverse: boo
 
 
 def stack_final_states(finals: list):
-    """Stack final states in the given order: ``h_n``, or ``(h_n, c_n)`` for LSTM pairs (Chapter 5)."""
+    """Stack final states in the given order: ``h_n``, or ``(h_n, c_n)`` for LSTM pairs (Chapter 5).
+
+    Defined in book/05_bidirectional.ipynb, section "Two chains of states".
+    """
     if isinstance(finals[0], tuple):
         return torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals])
     return torch.stack(finals)
@@ -61,6 +84,8 @@ class SequenceTagger(nn.Module):
     backward stack, joined only before the output layer). ``rnn_class`` is any module with
     PyTorch's constructor and forward contract (``nn.GRU``, ``nn.LSTM``, ``rnnbook.GRU``, ...).
     ``forward`` maps symbols ``(n, T)`` to scores ``(n, T, num_classes)``.
+
+    Defined in book/05_bidirectional.ipynb, section "Why a bidirectional network cannot forecast".
     """
 
     STACKINGS = ("unidirectional", "joined", "separate")
@@ -96,6 +121,8 @@ def train_tagger(model: nn.Module, X: Tensor, Y: Tensor, num_updates: int, batch
     """Train a tagger with Adam on random minibatches of ``(X, Y)``, both ``(N, T)`` (Chapter 5).
 
     Returns the training loss (mean cross-entropy per position) of every update.
+
+    Defined in book/05_bidirectional.ipynb, section "Why a bidirectional network cannot forecast".
     """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -112,7 +139,10 @@ def train_tagger(model: nn.Module, X: Tensor, Y: Tensor, num_updates: int, batch
 
 
 def accuracy_per_position(model: nn.Module, X: Tensor, Y: Tensor) -> Tensor:
-    """The fraction of correct labels at each time step, shape ``(T,)`` (Chapter 5)."""
+    """The fraction of correct labels at each time step, shape ``(T,)`` (Chapter 5).
+
+    Defined in book/05_bidirectional.ipynb, section "Why a bidirectional network cannot forecast".
+    """
     with torch.no_grad():
         return (model(X).argmax(dim=-1) == Y).double().mean(dim=0)
 
@@ -127,6 +157,8 @@ def bidirectional_joined(cell, inputs: Tensor, layers: list[tuple[tuple, tuple]]
     directions. ``inputs``: ``(T, n, d)``. Returns the last layer's output ``(T, n, 2h)`` and the
     final states in PyTorch's order, index ``2 * layer + direction``: ``h_n`` ``(2L, n, h)``, or
     ``(h_n, c_n)`` for ``lstm_cell``.
+
+    Defined in book/05_bidirectional.ipynb, section "Two ways to stack bidirectional layers".
     """
     finals, layer_input = [], inputs
     for forward_weights, backward_weights in layers:
@@ -144,6 +176,8 @@ def bidirectional_separate(cell, inputs: Tensor, forward_layers: list[tuple], ba
     ``forward_layers`` and ``backward_layers`` hold the weights of each layer (see
     :func:`run_direction`); above layer 0, ``weight_ih`` is ``(G * h, h)``. Returns the output
     ``(T, n, 2h)`` and the final states in the same order as :func:`bidirectional_joined`.
+
+    Defined in book/05_bidirectional.ipynb, section "Two ways to stack bidirectional layers".
     """
     if len(forward_layers) != len(backward_layers):
         raise ValueError(f"expected as many forward as backward layers, got {len(forward_layers)} "

@@ -12,6 +12,21 @@ from torch.nn import functional as F
 
 from rnnbook.scratch import rnn_layer_forward
 
+__all__ = [
+    "RNNCache",
+    "RNNGradients",
+    "check_rnn_arguments",
+    "rnn_forward_with_cache",
+    "rnn_backward",
+    "cross_entropy_with_gradient",
+    "linear_backward",
+    "relative_error",
+    "numerical_gradient",
+    "stacked_rnn_forward_with_cache",
+    "stacked_rnn_backward",
+    "scale_gradient",
+]
+
 
 # From book/02_bptt.ipynb, section "A backward pass by hand".
 class RNNCache(NamedTuple):
@@ -19,6 +34,8 @@ class RNNCache(NamedTuple):
 
     ``inputs`` (T, n, d), ``state`` the initial state h_0 (n, h), ``hiddens`` the states h_1..h_T
     (T, n, h), ``weight_ih`` (h, d) and ``weight_hh`` (h, h).
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
 
     inputs: Tensor
@@ -34,6 +51,8 @@ class RNNGradients(NamedTuple):
     ``inputs`` (T, n, d), ``state`` = dL/dh_0 (n, h), ``weight_ih`` (h, d), ``weight_hh`` (h, h),
     ``bias`` (h,), and ``hiddens`` (T, n, h): the total gradient dL/dh_t reaching each hidden state
     through its own output and through h_{t+1} (equation eq-bptt-recurrence).
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
 
     inputs: Tensor
@@ -50,6 +69,8 @@ def check_rnn_arguments(inputs: Tensor, state: Tensor, weight_ih: Tensor, weight
 
     Expected: ``inputs`` (T, n, d) with T, n >= 1, ``state`` (n, h), ``weight_ih`` (h, d),
     ``weight_hh`` (h, h), ``bias`` (h,), all floating-point tensors of one dtype.
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
     tensors = {"inputs": inputs, "state": state, "weight_ih": weight_ih, "weight_hh": weight_hh,
                "bias": bias}
@@ -83,6 +104,8 @@ def rnn_forward_with_cache(inputs: Tensor, state: Tensor, weight_ih: Tensor, wei
     ``inputs`` (T, n, d) from ``state`` = H_0 (n, h), with ``weight_ih`` (h, d), ``weight_hh``
     (h, h) and ``bias`` (h,). Runs without autograd. Returns the hidden states (T, n, h) and the
     cache for :func:`rnn_backward`.
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
     check_rnn_arguments(inputs, state, weight_ih, weight_hh, bias)
     with torch.no_grad():
@@ -91,7 +114,6 @@ def rnn_forward_with_cache(inputs: Tensor, state: Tensor, weight_ih: Tensor, wei
     return hiddens, cache
 
 
-# From book/02_bptt.ipynb, section "A backward pass by hand".
 def rnn_backward(grad_hiddens: Tensor, cache: RNNCache,
                  grad_final_state: Tensor | None = None) -> RNNGradients:
     """Backpropagation through time for one tanh RNN layer, written by hand (Chapter 2).
@@ -101,6 +123,8 @@ def rnn_backward(grad_hiddens: Tensor, cache: RNNCache,
     stack). ``grad_final_state`` (n, h), default zero, is the gradient of H_T from beyond the
     sequence. Implements equations eq-bptt-recurrence and eq-bptt-weights, including the tanh
     Jacobian diag(1 - h_t^2). Runs without autograd.
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
     inputs, state, hiddens, weight_ih, weight_hh = cache
     if tuple(grad_hiddens.shape) != tuple(hiddens.shape):
@@ -130,13 +154,14 @@ def rnn_backward(grad_hiddens: Tensor, cache: RNNCache,
         )
 
 
-# From book/02_bptt.ipynb, section "A backward pass by hand".
 def cross_entropy_with_gradient(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     """The mean cross-entropy of ``logits`` (..., q) for integer ``targets`` (...), and its gradient.
 
     The mean runs over every prediction (T n of them for logits of shape (T, n, q)), so the
     gradient is (softmax(logits) - one_hot(targets)) / number of predictions, equation
     eq-bptt-output-grad (Chapter 2). Runs without autograd.
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
     if logits.dim() < 2 or tuple(targets.shape) != tuple(logits.shape[:-1]):
         raise ValueError(f"targets must have shape {tuple(logits.shape[:-1])} for logits of shape "
@@ -153,6 +178,8 @@ def linear_backward(grad_outputs: Tensor, inputs: Tensor, weight: Tensor) -> tup
 
     ``grad_outputs`` (..., q), ``inputs`` (..., h), ``weight`` (q, h). Returns the gradients of
     ``inputs`` (..., h), ``weight`` (q, h) and ``bias`` (q,).
+
+    Defined in book/02_bptt.ipynb, section "A backward pass by hand".
     """
     with torch.no_grad():
         flat = grad_outputs.reshape(-1, grad_outputs.shape[-1])
@@ -165,6 +192,8 @@ def relative_error(x: Tensor, y: Tensor) -> float:
 
     ``max_i abs(x_i - y_i) / max(1e-8, abs(x_i) + abs(y_i))``, equation eq-bptt-relative-error:
     near 1e-16 for two float64 computations of the same numbers, near 1 for unrelated numbers.
+
+    Defined in book/02_bptt.ipynb, section "Checking the backward pass".
     """
     x, y = torch.as_tensor(x), torch.as_tensor(y)
     if x.shape != y.shape:
@@ -181,6 +210,8 @@ def numerical_gradient(f: Callable[[], float], x: Tensor, indices: Sequence[tupl
     entry of ``x`` is changed in place and restored. ``indices`` lists the entries to estimate as
     tuples; the result then has shape ``(len(indices),)``. With ``indices=None`` every entry is
     estimated and the result has the shape of ``x``. Use float64.
+
+    Defined in book/02_bptt.ipynb, section "Checking the backward pass".
     """
     full = indices is None
     if full:
@@ -213,6 +244,8 @@ def stacked_rnn_forward_with_cache(
     bias)`` per layer, bottom first, with ``weight_ih`` (h_1, d) for the first layer and
     (h_l, h_{l-1}) above (equation eq-bptt-deep-forward). Returns the top layer's states
     (T, n, h_L) and one cache per layer.
+
+    Defined in book/02_bptt.ipynb, section "Deep RNNs: gradients along time and along depth".
     """
     if len(states) != len(layers):
         raise ValueError(f"got {len(layers)} layers but {len(states)} initial states")
@@ -232,6 +265,8 @@ def stacked_rnn_backward(grad_top_hiddens: Tensor, caches: Sequence[RNNCache],
     (the output layer). Each layer's input gradient is the gradient of the layer below's states
     (equation eq-bptt-deep-recurrence). ``grad_final_states``, optional, one (n, h_l) per layer.
     Returns one :class:`RNNGradients` per layer, bottom first; ``[0].inputs`` is dL/dx_t.
+
+    Defined in book/02_bptt.ipynb, section "Deep RNNs: gradients along time and along depth".
     """
     if grad_final_states is not None and len(grad_final_states) != len(caches):
         raise ValueError(f"got {len(caches)} layers but {len(grad_final_states)} final-state gradients")
@@ -250,6 +285,8 @@ def scale_gradient(x: Tensor, factor: float) -> Tensor:
 
     ``factor = 0`` is ``x.detach()`` (truncation); ``factor = 1 / p`` is the compensation of
     randomized truncation (equation eq-bptt-randomized).
+
+    Defined in book/02_bptt.ipynb, section "Truncated backpropagation through time".
     """
     if factor == 0:
         return x.detach()

@@ -5,11 +5,16 @@
 import torch
 from torch import Tensor
 
+__all__ = ["rnn_cell", "gru_cell", "lstm_cell"]
+
 
 # From book/03_gru_lstm.ipynb, section "The Elman cell as a function".
 def _check_cell_args(name: str, x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                      num_gates: int) -> None:
-    """Raise a ValueError naming expected and received shapes if a cell's arguments disagree."""
+    """Raise a ValueError naming expected and received shapes if a cell's arguments disagree.
+
+    Defined in book/03_gru_lstm.ipynb, section "The Elman cell as a function".
+    """
     hidden_size = h.shape[-1]
     if x.shape[:-1] != h.shape[:-1]:
         raise ValueError(f"{name}: x and h must have the same batch shape, got x {tuple(x.shape)} "
@@ -25,7 +30,10 @@ def _check_cell_args(name: str, x: Tensor, h: Tensor, weight_ih: Tensor, weight_
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``x @ weight.T + bias`` for a batch of row vectors; no bias when ``bias`` is None."""
+    """``x @ weight.T + bias`` for a batch of row vectors; no bias when ``bias`` is None.
+
+    Defined in book/03_gru_lstm.ipynb, section "The Elman cell as a function".
+    """
     out = x @ weight.T
     return out if bias is None else out + bias
 
@@ -38,6 +46,8 @@ def rnn_cell(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih
     ``(n, input_size)`` and ``h`` ``(n, hidden_size)`` (batch as rows; a single vector works too);
     ``weight_ih`` is ``(hidden_size, input_size)`` and ``weight_hh`` ``(hidden_size, hidden_size)``.
     Returns the new state, shaped like ``h``.
+
+    Defined in book/03_gru_lstm.ipynb, section "The Elman cell as a function".
     """
     _check_cell_args("rnn_cell", x, h, weight_ih, weight_hh, num_gates=1)
     pre_activation = _affine(x, weight_ih, bias_ih) + _affine(h, weight_hh, bias_hh)
@@ -59,6 +69,8 @@ def gru_cell(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih
     ``(3 * hidden_size, hidden_size)``, the biases ``(3 * hidden_size,)``, exactly as in
     ``torch.nn.GRUCell``. ``x``: ``(n, input_size)``, ``h``: ``(n, hidden_size)``; returns the new
     state ``(n, hidden_size)``.
+
+    Defined in book/03_gru_lstm.ipynb, section "The gated recurrent unit".
     """
     _check_cell_args("gru_cell", x, h, weight_ih, weight_hh, num_gates=3)
     x_r, x_z, x_n = _affine(x, weight_ih, bias_ih).chunk(3, dim=-1)
@@ -78,6 +90,8 @@ def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], weight_ih: Tensor, weight
     weights stack the gates in the order i, f, g, o: ``weight_ih`` is ``(4 * hidden_size,
     input_size)``, ``weight_hh`` ``(4 * hidden_size, hidden_size)``, as in ``torch.nn.LSTMCell``.
     Returns the new pair ``(h, c)``.
+
+    Defined in book/03_gru_lstm.ipynb, section "Long short-term memory".
     """
     if not (isinstance(state, tuple | list) and len(state) == 2):
         raise ValueError(f"lstm_cell: state must be a pair (h, c), got {type(state).__name__}"

@@ -15,6 +15,20 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from rnnbook.modules import GRU, LSTM, RNN, RNNBase
 from rnnbook.timing import Timing
 
+__all__ = [
+    "recurrent_flops",
+    "matmul_gflops",
+    "time_forward_backward",
+    "OperationLog",
+    "FastRNNBase",
+    "FastRNN",
+    "FastGRU",
+    "FastLSTM",
+    "GRULayerBPTT",
+    "RNNLayerBPTT",
+    "LSTMLayerBPTT",
+]
+
 
 # From book/07_performance.ipynb, section "Counting the work".
 def recurrent_flops(mode: str, seq_len: int, batch_size: int, input_size: int, hidden_size: int,
@@ -25,6 +39,8 @@ def recurrent_flops(mode: str, seq_len: int, batch_size: int, input_size: int, h
     ``mode`` is ``"RNN"``, ``"GRU"`` or ``"LSTM"``. Returns ``{"step": ..., "forward": ...,
     "backward": ...}``: one step of the first layer, a forward pass over the sequence, and the
     backward pass (twice the forward products, without the gradient of the network's input).
+
+    Defined in book/07_performance.ipynb, section "Counting the work".
     """
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}
     if mode not in gates:
@@ -44,7 +60,10 @@ def recurrent_flops(mode: str, seq_len: int, batch_size: int, input_size: int, h
 def matmul_gflops(rows: int, inner: int, cols: int, repeat: int = 20,
                   clock: Callable[[], float] = time.perf_counter) -> float:
     """Achieved GFLOP/s of a (rows x inner) @ (inner x cols) float32 product, median of
-    ``repeat`` timed runs after two warm-up runs, timed with ``clock`` (Chapter 7)."""
+    ``repeat`` timed runs after two warm-up runs, timed with ``clock`` (Chapter 7).
+
+    Defined in book/07_performance.ipynb, section "The ceiling: how fast this CPU multiplies matrices".
+    """
     a, b = torch.randn(rows, inner), torch.randn(inner, cols)
     times = []
     for i in range(repeat + 2):
@@ -65,6 +84,8 @@ def time_forward_backward(models: dict[str, nn.Module], inputs: Tensor, repeat: 
     of the machine affects all of them. ``clock`` is wall time by default; with one thread,
     ``time.thread_time`` leaves out the time the system gives to other processes. Returns
     ``{name: (forward, forward_and_backward)}``.
+
+    Defined in book/07_performance.ipynb, section "The scratch stack against `nn.GRU`".
     """
     if repeat < 1 or warmup < 0:
         raise ValueError(f"need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
@@ -85,10 +106,12 @@ def time_forward_backward(models: dict[str, nn.Module], inputs: Tensor, repeat: 
     return {name: (Timing(tuple(forward[name])), Timing(tuple(both[name]))) for name in models}
 
 
-# From book/07_performance.ipynb, section "The scratch stack against `nn.GRU`".
 class OperationLog(TorchDispatchMode):
     """Record the name of every ATen operation run inside ``with OperationLog() as log:``
-    (Chapter 7). ``log.names`` is the list in order, ``log.counts()`` a Counter."""
+    (Chapter 7). ``log.names`` is the list in order, ``log.counts()`` a Counter.
+
+    Defined in book/07_performance.ipynb, section "The scratch stack against `nn.GRU`".
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,6 +139,8 @@ class FastRNNBase(RNNBase):
       directions, with the foldable biases added once, followed by fewer pointwise operations.
     - ``"bptt"``: the fused forward pass run without autograd, and a hand-written backward pass
       through time whose weight gradients are one product over all steps.
+
+    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
     """
 
     variants = ("hoisted", "fused", "bptt")
@@ -236,14 +261,19 @@ class FastRNNBase(RNNBase):
         return output, (final[0] if self.num_states == 1 else tuple(final))
 
 
-# From book/07_performance.ipynb, section "Step 1: hoist the input products".
 def _matmul_hh(h: Tensor, weight_hh_t: Tensor, bias: Tensor | None) -> Tensor:
-    """``h W_hh^T (+ bias)`` for all directions at once: (D, N, H) x (D, H, G*H) -> (D, N, G*H)."""
+    """``h W_hh^T (+ bias)`` for all directions at once: (D, N, H) x (D, H, G*H) -> (D, N, G*H).
+
+    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+    """
     return torch.bmm(h, weight_hh_t) if bias is None else torch.baddbmm(bias, h, weight_hh_t)
 
 
 class FastRNN(FastRNNBase, RNN):
-    """:class:`rnnbook.modules.RNN` with the faster loops of :class:`FastRNNBase` (Chapter 7)."""
+    """:class:`rnnbook.modules.RNN` with the faster loops of :class:`FastRNNBase` (Chapter 7).
+
+    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+    """
 
     def hoisted_step(self, x_gates, state, weight_hh, bias_hh):
         pre = x_gates + F.linear(state[0], weight_hh, bias_hh)
@@ -259,7 +289,10 @@ class FastRNN(FastRNNBase, RNN):
 
 
 class FastGRU(FastRNNBase, GRU):
-    """:class:`rnnbook.modules.GRU` with the faster loops of :class:`FastRNNBase` (Chapter 7)."""
+    """:class:`rnnbook.modules.GRU` with the faster loops of :class:`FastRNNBase` (Chapter 7).
+
+    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+    """
 
     def hoisted_step(self, x_gates, state, weight_hh, bias_hh):
         h = state[0]
@@ -289,7 +322,10 @@ class FastGRU(FastRNNBase, GRU):
 
 
 class FastLSTM(FastRNNBase, LSTM):
-    """:class:`rnnbook.modules.LSTM` with the faster loops of :class:`FastRNNBase` (Chapter 7)."""
+    """:class:`rnnbook.modules.LSTM` with the faster loops of :class:`FastRNNBase` (Chapter 7).
+
+    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+    """
 
     def hoisted_step(self, x_gates, state, weight_hh, bias_hh):
         h, c = state
@@ -314,7 +350,10 @@ class FastLSTM(FastRNNBase, LSTM):
 
 # From book/07_performance.ipynb, section "Step 3: the backward pass by hand".
 def _state_buffer(h0: Tensor, seq_len: int) -> Tensor:
-    """A buffer (L + 1, D, N, H) for the states h_0, ..., h_L, with h_0 filled in."""
+    """A buffer (L + 1, D, N, H) for the states h_0, ..., h_L, with h_0 filled in.
+
+    Defined in book/07_performance.ipynb, section "Step 3: the backward pass by hand".
+    """
     h_all = h0.new_empty((seq_len + 1, *h0.shape))
     h_all[0] = h0
     return h_all
@@ -322,7 +361,10 @@ def _state_buffer(h0: Tensor, seq_len: int) -> Tensor:
 
 def _weight_grad(grad_gates: Tensor, h_prev: Tensor) -> Tensor:
     """Equation eq-weight-gradient for every direction: one product over all steps, G^T P,
-    returned transposed to match ``weight_hh_t``, shape (D, H, G*H)."""
+    returned transposed to match ``weight_hh_t``, shape (D, H, G*H).
+
+    Defined in book/07_performance.ipynb, section "Step 3: the backward pass by hand".
+    """
     L, D, N, GH = grad_gates.shape
     h_prev = h_prev.permute(1, 3, 0, 2).reshape(D, -1, L * N)  # (D, H, L*N)
     return torch.bmm(h_prev, grad_gates.transpose(0, 1).reshape(D, L * N, GH))
@@ -336,6 +378,8 @@ class GRULayerBPTT(torch.autograd.Function):
     products plus ``b_ih`` and the r, z parts of ``b_hh``, in step order (the reverse direction
     flipped in time); ``weight_hh_t`` (D, H, 3H); ``bias_hh`` (D, 1, 3H) or None holds ``b_hn``
     (zeros for r and z); ``h0`` (D, N, H). Returns the states of every step, (L, D, N, H).
+
+    Defined in book/07_performance.ipynb, section "Step 3: the backward pass by hand".
     """
 
     @staticmethod
@@ -385,12 +429,13 @@ class GRULayerBPTT(torch.autograd.Function):
         return grad_x, _weight_grad(grad_hg, h_all[:-1]), grad_bias, dh
 
 
-# From book/07_performance.ipynb, section "Step 3: the backward pass by hand".
 class RNNLayerBPTT(torch.autograd.Function):
     """An Elman RNN layer (all directions) with a hand-written backward pass (Chapter 7).
 
     ``apply(x_gates, weight_hh_t, nonlinearity, h0)`` with both biases folded into ``x_gates``
     (L, D, N, H) and ``nonlinearity`` ``"tanh"`` or ``"relu"``. Returns the states (L, D, N, H).
+
+    Defined in book/07_performance.ipynb, section "Step 3: the backward pass by hand".
     """
 
     @staticmethod
@@ -421,6 +466,8 @@ class LSTMLayerBPTT(torch.autograd.Function):
 
     ``apply(x_gates, weight_hh_t, h0, c0)`` with both biases folded into ``x_gates``
     (L, D, N, 4H). Returns the states (L, D, N, H) and the final cell state (D, N, H).
+
+    Defined in book/07_performance.ipynb, section "Step 3: the backward pass by hand".
     """
 
     @staticmethod

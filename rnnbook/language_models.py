@@ -12,6 +12,8 @@ from torch.nn import functional as F
 from rnnbook.data import random_batches, sequential_batches
 from rnnbook.scratch import perplexity
 
+__all__ = ["RecurrentLM", "detach_state", "fit_language_model"]
+
 
 # From book/08_language_models.ipynb, section "Four recurrent language models".
 class RecurrentLM(nn.Module):
@@ -21,6 +23,8 @@ class RecurrentLM(nn.Module):
     ``"gru"`` or ``"lstm"``), and a linear output layer. ``forward(tokens, state)`` takes token
     indices of shape ``(n, T)`` and returns the logits ``(n, T, q)`` and the final state: ``h_n`` of
     shape ``(num_layers, n, h)``, or the pair ``(h_n, c_n)`` for the LSTM.
+
+    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
     """
 
     cells = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -40,7 +44,10 @@ class RecurrentLM(nn.Module):
 
 
 def detach_state(state):
-    """Cut the graph behind a recurrent state (a tensor or a tuple of tensors), keeping its values."""
+    """Cut the graph behind a recurrent state (a tensor or a tuple of tensors), keeping its values.
+
+    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
+    """
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
@@ -61,6 +68,8 @@ def fit_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *
     idle machine, and other jobs sharing the machine do not inflate it (with several threads it
     adds up their times). Returns the history: ``update``, ``train_perplexity`` (mean over the
     updates since the previous point), ``valid_perplexity``, ``seconds``.
+
+    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
     """
     if batches not in ("random", "sequential"):
         raise ValueError(f"batches must be 'random' or 'sequential', got {batches!r}")

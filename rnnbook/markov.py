@@ -8,6 +8,8 @@ import math
 import torch
 from torch import Tensor
 
+__all__ = ["MarkovChain", "fit_markov_chain", "batch_means_standard_error"]
+
 
 # From book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
 class MarkovChain:
@@ -18,6 +20,8 @@ class MarkovChain:
     token first (the context ``(c_1, ..., c_k)`` has index ``c_1 q^(k-1) + ... + c_k``). After
     token ``x`` the context ``s`` becomes ``(s * q + x) mod q**k``. Every probability must be
     positive, which makes the chain ergodic (equation eq-stationary has one solution).
+
+    Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
     """
 
     def __init__(self, probs: Tensor, order: int):
@@ -111,7 +115,6 @@ class MarkovChain:
         return torch.tensor(tokens, dtype=torch.long)
 
 
-# From book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
 def _check_ids(ids: Tensor, vocab_size: int, order: int) -> Tensor:
     if not isinstance(ids, Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
         raise ValueError("expected a 1-D torch.long tensor of token indices, got "
@@ -130,6 +133,8 @@ def fit_markov_chain(ids: Tensor, vocab_size: int, order: int, alpha: float) -> 
     ``P(x | s) = (N(s, x) + alpha) / (N(s) + alpha q)`` with ``N`` the counts in ``ids``. A
     positive ``alpha`` gives every transition a positive probability; a context never seen gets
     the uniform distribution.
+
+    Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
     """
     if not alpha > 0:
         raise ValueError(f"alpha must be positive (it makes every transition possible), got {alpha}")
@@ -152,6 +157,8 @@ def batch_means_standard_error(values: Tensor, num_batches: int = 50) -> float:
     The sequence is cut into ``num_batches`` consecutive blocks; if the blocks are much longer
     than the correlation length, their means are nearly independent, and the standard error is
     their standard deviation divided by ``sqrt(num_batches)``.
+
+    Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
     """
     if values.dim() != 1 or len(values) < 2 * num_batches:
         raise ValueError(f"need a 1-D tensor of at least {2 * num_batches} values, got shape "

@@ -12,6 +12,8 @@ from torch.nn import functional as F
 
 from rnnbook.cells import gru_cell, lstm_cell, rnn_cell
 
+__all__ = ["RNNBase", "RNN", "GRU", "LSTM"]
+
 
 # From book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
 class RNNBase(nn.Module):
@@ -30,6 +32,8 @@ class RNNBase(nn.Module):
     ``bias_hh_l{k}{s}`` of shape ``(num_gates * hidden_size,)``, where the suffix ``s`` is
     ``""`` for the forward direction and ``"_reverse"`` for the backward one. Every parameter starts
     uniform in ``[-1/sqrt(hidden_size), 1/sqrt(hidden_size)]``.
+
+    Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
     """
 
     num_gates: int = 1  # blocks of hidden_size rows in weight_ih: RNN 1, GRU 3 (r, z, n), LSTM 4
@@ -238,7 +242,6 @@ class RNNBase(nn.Module):
         return output, (final[0] if self.num_states == 1 else tuple(final))
 
 
-# From book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
 class RNN(RNNBase):
     """A multi-layer Elman RNN with tanh or ReLU, from scratch; same interface as ``torch.nn.RNN``
     (Chapter 4).
@@ -247,6 +250,8 @@ class RNN(RNNBase):
     with ``h_t^(0) = x_t`` (equation eq-deep-rnn), using :func:`rnnbook.cells.rnn_cell`.
     ``nonlinearity`` is ``'tanh'`` or ``'relu'``; the other arguments are those of
     :class:`RNNBase`.
+
+    Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -272,6 +277,8 @@ class GRU(RNNBase):
 
     Each step is :func:`rnnbook.cells.gru_cell` (PyTorch's form, gates r, z, n stacked in the
     weights); layer ``l > 0`` reads layer ``l - 1``'s hidden states.
+
+    Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
     """
 
     num_gates = 3
@@ -287,6 +294,8 @@ class LSTM(RNNBase):
     Each step is :func:`rnnbook.cells.lstm_cell` (gates i, f, g, o stacked in the weights). The
     state is the pair ``(h, c)``: ``forward`` takes ``hx=(h_0, c_0)`` and returns
     ``(output, (h_n, c_n))``.
+
+    Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
     """
 
     num_gates = 4

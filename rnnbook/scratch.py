@@ -11,6 +11,16 @@ from torch.nn import functional as F
 
 from rnnbook.data import random_batches
 
+__all__ = [
+    "rnn_layer_forward",
+    "RNNLMScratch",
+    "perplexity",
+    "clip_gradients",
+    "train_language_model",
+    "generate",
+    "RNNLMTorch",
+]
+
 
 # From book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
 def rnn_layer_forward(inputs: Tensor, state: Tensor, W_ih: Tensor, W_hh: Tensor,
@@ -19,6 +29,8 @@ def rnn_layer_forward(inputs: Tensor, state: Tensor, W_ih: Tensor, W_hh: Tensor,
 
     ``inputs`` has shape ``(T, n, d)`` and ``state`` (the initial state) ``(n, h)``. Returns the
     hidden states of every step, shape ``(T, n, h)``, and the final state, shape ``(n, h)``.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
     """
     outputs = []
     H = state
@@ -28,7 +40,6 @@ def rnn_layer_forward(inputs: Tensor, state: Tensor, W_ih: Tensor, W_hh: Tensor,
     return torch.stack(outputs), H
 
 
-# From book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
 class RNNLMScratch(nn.Module):
     """A character-level RNN language model written from scratch (Chapter 1).
 
@@ -36,6 +47,8 @@ class RNNLMScratch(nn.Module):
     ``W_hy`` (q, h), ``b_y`` (q,), where ``q`` is the vocabulary size and ``h`` the hidden size.
     ``forward`` takes token indices of shape ``(n, T)`` and returns logits ``(n, T, q)`` and the
     final state ``(n, h)``.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
     """
 
     def __init__(self, vocab_size: int, hidden_size: int):
@@ -65,13 +78,14 @@ class RNNLMScratch(nn.Module):
         return logits.transpose(0, 1), state
 
 
-# From book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
 def perplexity(model: nn.Module, ids: Tensor, num_steps: int = 64, batch_size: int = 32) -> float:
     """Perplexity exp(mean cross-entropy) of a language model on the token sequence ``ids``.
 
     The sequence is split into ``batch_size`` parallel streams read in windows of ``num_steps``;
     the state is carried across windows, so every prediction sees all the text before it in its
     stream. ``model(tokens, state)`` must return ``(logits, state)`` (Chapter 1).
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "The recurrent cell".
     """
     usable = (len(ids) - 1) // batch_size * batch_size
     xs = ids[:usable].reshape(batch_size, -1)
@@ -92,6 +106,8 @@ def clip_gradients(parameters, max_norm: float) -> float:
     """Scale all gradients by min(1, max_norm / total norm), equation eq-clip-global-norm (Chapter 1).
 
     Returns the total norm before clipping. Equivalent to ``torch.nn.utils.clip_grad_norm_``.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "Gradient clipping".
     """
     grads = [p.grad for p in parameters if p.grad is not None]
     norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
@@ -111,6 +127,8 @@ def train_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor,
     Every minibatch starts from a zero state. Every ``eval_every`` updates, the mean training
     loss since the last report and the validation perplexity are recorded and passed to ``log``.
     Returns the history: ``update``, ``train_perplexity``, ``valid_perplexity``, ``seconds``.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "Training".
     """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -149,6 +167,8 @@ def generate(model: nn.Module, vocab, prefix: str, num_chars: int, temperature: 
 
     ``temperature`` divides the logits before the softmax; ``temperature=0`` picks the most
     likely character every time.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "Generating text with a temperature".
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -171,7 +191,10 @@ def generate(model: nn.Module, vocab, prefix: str, num_chars: int, temperature: 
 
 # From book/01_rnn_from_scratch.ipynb, section "The same model with `torch.nn.RNN`".
 class RNNLMTorch(nn.Module):
-    """The Chapter 1 language model built from ``nn.RNN`` and ``nn.Linear`` (Chapter 1)."""
+    """The Chapter 1 language model built from ``nn.RNN`` and ``nn.Linear`` (Chapter 1).
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "The same model with `torch.nn.RNN`".
+    """
 
     def __init__(self, vocab_size: int, hidden_size: int):
         super().__init__()

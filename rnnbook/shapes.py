@@ -11,6 +11,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+__all__ = [
+    "Table",
+    "RECURRENT_ATTRIBUTES",
+    "GATE_ORDER",
+    "PARAMETER_NAME",
+    "ShapeRow",
+    "ShapeReport",
+    "describe",
+]
+
 
 # From book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
 class Table:
@@ -20,6 +30,8 @@ class Table:
     render it as an HTML table (``_repr_html_``); ``_repr_markdown_`` gives a Markdown version.
     Values are converted with ``str``; the columns listed in ``code_columns`` are shown in a
     fixed-width font.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
     """
 
     def __init__(self, header: Sequence[object], rows: Iterable[Sequence[object]], title: str = "",
@@ -70,7 +82,10 @@ PARAMETER_NAME = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
 
 @dataclass(frozen=True)
 class ShapeRow:
-    """One line of a :class:`ShapeReport`: a tensor's name, its shape and what each axis means."""
+    """One line of a :class:`ShapeReport`: a tensor's name, its shape and what each axis means.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -83,6 +98,8 @@ class ShapeReport:
     ``report["h_n"]`` is a shape (a tuple of ints); ``report.rows`` lists the :class:`ShapeRow`
     objects in the order input, initial state, output, final state, parameters. ``str(report)``
     is an aligned text table; a notebook renders the report as an HTML table (see :class:`Table`).
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
     """
 
     def __init__(self, title: str, rows: list[ShapeRow]):
@@ -120,7 +137,10 @@ class ShapeReport:
 
 
 def _check_module(module: nn.Module) -> None:
-    """Raise a TypeError unless ``module`` looks like PyTorch's recurrent modules."""
+    """Raise a TypeError unless ``module`` looks like PyTorch's recurrent modules.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
+    """
     needed = RECURRENT_ATTRIBUTES + ("weight_ih_l0",)
     missing = [name for name in needed if not hasattr(module, name)]
     if isinstance(module, nn.Module) and not missing:
@@ -132,7 +152,10 @@ def _check_module(module: nn.Module) -> None:
 
 
 def _check_input(module: nn.Module, input) -> None:
-    """Raise a clear error if ``input`` cannot be fed to ``module``."""
+    """Raise a clear error if ``input`` cannot be fed to ``module``.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
+    """
     if isinstance(input, PackedSequence):
         data = input.data
     elif isinstance(input, Tensor):
@@ -153,7 +176,10 @@ def _check_input(module: nn.Module, input) -> None:
 
 def _parameter_axes(name: str, module: nn.Module, num_gates: int,
                     out_size: int) -> list[tuple[int, str]] | None:
-    """(size, meaning) of each axis of the parameter ``name``, from PyTorch's documented layout."""
+    """(size, meaning) of each axis of the parameter ``name``, from PyTorch's documented layout.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
+    """
     match = PARAMETER_NAME.match(name)
     if match is None:
         return None
@@ -188,6 +214,8 @@ def describe(module: nn.Module, input: Tensor | PackedSequence, hx=None, *,
     ``parameters=False`` leaves the weights out of the report. The shapes are those of the actual
     run; each is checked against PyTorch's documented layout, and a module that breaks it raises a
     ``RuntimeError`` naming the expected and the received shape.
+
+    Defined in book/06_shapes.ipynb, section "A shape report: `rnnbook.describe`".
     """
     _check_module(module)
     _check_input(module, input)

@@ -1,6 +1,9 @@
 """The library modules generated from #@save cells must match the chapters exactly."""
 
-from rnnbook.save import ROOT, render_module, saved_blocks
+import importlib
+import inspect
+
+from rnnbook.save import GENERATED, ROOT, orphans, render_module, saved_blocks
 
 
 def test_every_saved_module_matches_its_chapters():
@@ -20,3 +23,21 @@ def test_render_detects_a_change(tmp_path):
     chapter, section, code = blocks[0]
     changed = [(chapter, section, code + "\nEXTRA = 1")] + blocks[1:]
     assert render_module(name, changed) != render_module(name, blocks)
+
+
+def test_generated_modules_list_their_names_and_say_where_each_is_defined():
+    for name in saved_blocks():
+        module = importlib.import_module(f"rnnbook.{name}")
+        assert module.__all__, f"rnnbook.{name} has no __all__"
+        for public in module.__all__:
+            obj = getattr(module, public)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                assert 'Defined in book/' in (obj.__doc__ or ""), f"rnnbook.{name}.{public}: no provenance"
+
+
+def test_a_module_whose_cells_were_all_deleted_is_noticed(tmp_path):
+    (tmp_path / "gone.py").write_text(f'"""Code defined in book/09_x.ipynb."""\n\n{GENERATED}\n')
+    (tmp_path / "hand_written.py").write_text('"""Written by hand."""\n')
+    modules = saved_blocks()
+    assert [p.name for p in orphans(modules, tmp_path)] == ["gone.py"]
+    assert orphans(modules) == [], "a generated module in rnnbook/ has no #@save cells left"

@@ -35,9 +35,9 @@ logger = logging.getLogger(__name__)
 
 LAUNCH_SERVICES = ("binderhub_url", "jupyterhub_url", "thebe", "colab_url", "jupyterlite_url",
                    "deepnote_url")
-# The comment rnnbook.save writes above each block of a generated module.
-FROM_CHAPTER = re.compile(
-    r'^# From book/(?P<file>(?P<num>\d+)_\w+)\.ipynb, section "(?P<section>[^"]+)"\.$', re.M)
+# The line rnnbook.save adds to the docstring of each function and class it generates.
+DEFINED_IN = re.compile(
+    r'^Defined in book/(?P<file>(?P<num>\d+)_\w+)\.ipynb, section "(?P<section>[^"]+)"\.$')
 GENERATED_FROM = re.compile(r"^Code defined in (?P<files>book/\S+\.ipynb(?:, book/\S+\.ipynb)*)")
 
 
@@ -152,14 +152,15 @@ def _process_docstring(app: Sphinx, what: str, name: str, obj, options, lines: l
 
 
 def _add_defined_in(app: Sphinx, obj, lines: list[str]) -> None:
-    """Append 'Defined in Chapter N, section ...' (with a link) to code generated from a chapter."""
-    try:
-        comment = inspect.getcomments(obj) or ""
-    except (TypeError, OSError):
+    """Turn the docstring's 'Defined in book/NN_name.ipynb, section "..."' line (written by
+    rnnbook.save into code generated from a chapter) into a link to that section."""
+    found = [(i, m) for i, m in enumerate(DEFINED_IN.match(line.strip()) for line in lines) if m]
+    if not found:
         return
-    match = FROM_CHAPTER.search(comment)
-    if not match:
-        return
+    index, match = found[-1]
+    del lines[index]
+    while lines and not lines[-1].strip():
+        lines.pop()
     docname = f"book/{match['file']}"
     section = match["section"]
     if docname in app.env.found_docs:
