@@ -51,32 +51,15 @@ def masters() -> list[Path]:
 
 
 def parse_master(text: str) -> list[dict]:
-    """Split a percent-format script into cells: ``{"type", "source", "tags", "meta"}``."""
-    cells, current = [], None
-    for line in text.splitlines():
-        header = re.match(r"^# %%(.*)$", line)
-        if header:
-            if current:
-                cells.append(current)
-            rest = header.group(1).strip()
-            kind = "markdown" if rest.startswith("[markdown]") else "code"
-            tags = re.search(r"tags=(\[.*?\])", rest)
-            meta = re.search(r"meta=(\{.*\})\s*$", rest)
-            current = {"type": kind, "lines": [], "tags": json.loads(tags.group(1)) if tags else [],
-                       "meta": json.loads(meta.group(1)) if meta else {}}
-        elif current is not None:
-            current["lines"].append(line)
-    if current:
-        cells.append(current)
-    for cell in cells:
-        lines = cell.pop("lines")
-        while lines and not lines[-1].strip():
-            lines.pop()
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        if cell["type"] == "markdown":
-            lines = [ln[2:] if ln.startswith("# ") else ln[1:] if ln.startswith("#") else ln for ln in lines]
-        cell["source"] = "\n".join(lines)
+    """Split a percent-format script into cells: ``{"type", "source", "tags", "meta"}`` (read by
+    jupytext, which writes and reads this format for Jupyter)."""
+    import jupytext
+
+    cells = []
+    for cell in jupytext.reads(text, fmt="py:percent").cells:
+        metadata = cell.metadata
+        cells.append({"type": cell.cell_type, "source": cell.source,
+                      "tags": list(metadata.get("tags", [])), "meta": dict(metadata.get("meta", {}))})
     return cells
 
 
