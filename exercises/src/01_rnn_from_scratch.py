@@ -260,7 +260,8 @@ def gradient_norm(W_hh_scale, num_steps):
 # BEGIN SOLUTION NO PROMPT
 for scale in (1.0, 3.0):
     norms = [gradient_norm(scale, T) for T in (4, 16, 64)]
-    trend = "grows" if norms[0] < norms[1] < norms[2] else "shrinks" if norms[0] > norms[1] > norms[2] else "wavers"
+    trend = ("grows" if norms[0] < norms[1] < norms[2] else
+             "shrinks" if norms[0] > norms[1] > norms[2] else "wavers")
     print(f"W_hh scale {scale:g}: as num_steps goes 4 -> 16 -> 64, the gradient norm {trend}")
 # END SOLUTION
 

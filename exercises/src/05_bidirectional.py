@@ -65,8 +65,8 @@ check("q1", bigru_layer=bigru_layer)
 
 # %% tags=["solution-only"]
 gru = torch.nn.GRU(3, 5, bidirectional=True)
-weights = [tuple(getattr(gru, f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-           for suffix in ("", "_reverse")]
+kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+weights = [tuple(getattr(gru, f"{kind}_l0{suffix}") for kind in kinds) for suffix in ("", "_reverse")]
 inputs, h_0 = torch.randn(4, 2, 3), torch.randn(2, 2, 5)
 with torch.no_grad():
     output, h_n = bigru_layer(inputs, h_0, *weights)
