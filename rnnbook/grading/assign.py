@@ -132,6 +132,7 @@ def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
                 transform = exercise_code if version == "exercise" else solution_code
                 new = nbformat.v4.new_code_cell(transform(cell["source"]))
             new.metadata.update(cell["meta"])
+            new.id = f"{version}-{len(nb.cells):03d}"  # stable ids: regenerating changes no line
             if tags:
                 new.metadata["tags"] = tags
             nb.cells.append(new)

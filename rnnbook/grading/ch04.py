@@ -19,83 +19,54 @@ from torch import nn
 
 from rnnbook.cells import rnn_cell
 from rnnbook.grading.judging import (
-    compare_tensors,
+    call_case,
+    choice_case,
+    compare_output_states,
     compare_value,
-    describe_answer,
+    loaded_module,
+    question,
+    random_layer,
     random_tensor,
-    relative_close,
 )
-from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
+from rnnbook.grading.model import Case, ExerciseSet, Verdict
 from rnnbook.modules import GRU, LSTM
 
-__all__ = [
-    "EXERCISE_SET",
-    "lstm_shapes_case",
-    "deep_gru_case",
-    "stacked_gru_case",
-    "stack_parameter_count_case",
-    "depth_gradient_case",
-    "reference_depth_gradient",
-]
-
-
-def _public_generator() -> torch.Generator:
-    return torch.Generator().manual_seed(0)
+__all__ = ["EXERCISE_SET", "lstm_shapes_case", "deep_gru_case", "stacked_gru_case",
+           "stack_parameter_count_case", "depth_gradient_case", "reference_depth_gradient"]
 
 
 # --- q1: shapes of a stacked LSTM ------------------------------------------------------------------
-
 
 def _lstm_reference_shapes(T, n, d, h, L):
     with torch.random.fork_rng():
         model = LSTM(d, h, num_layers=L)
         output, (h_n, c_n) = model(torch.zeros(T, n, d))
-    return (
-        tuple(output.shape),
-        tuple(h_n.shape),
-        tuple(c_n.shape),
-        tuple(model.weight_ih_l0.shape),
-        tuple(getattr(model, f"weight_ih_l{L - 1}").shape),
-    )
+    return (tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape), tuple(model.weight_ih_l0.shape),
+            tuple(getattr(model, f"weight_ih_l{L - 1}").shape))
 
 
 PART_NAMES = ("output", "h_n", "c_n", "weight_ih_l0", "weight_ih of the last layer")
 
 
-def lstm_shapes_case(
-    label: str, T: int, n: int, d: int, h: int, L: int, *, hidden: bool = True, points: float = 1.0
-) -> Case:
+def lstm_shapes_case(label: str, T: int, n: int, d: int, h: int, L: int, *, hidden: bool = True,
+                     points: float = 1.0) -> Case:
     """A test of ``lstm_shapes(T, n, d, h, L)``."""
-
-    def judge(got):
-        if not isinstance(got, tuple) or len(got) != 5:
-            return Verdict(
-                False, f"expected a tuple of 5 shapes ({', '.join(PART_NAMES)}), got {describe_answer(got)}"
-            )
-        parts = [
-            compare_value(e, g, name)
-            for e, g, name in zip(_lstm_reference_shapes(T, n, d, h, L), got, PART_NAMES)
-        ]
-        wrong = [p.message for p in parts if not p.passed]
-        return Verdict(not wrong, "; ".join(wrong) if wrong else "all five shapes right")
-
-    return Case("q1", label, Request("call", "lstm_shapes", (T, n, d, h, L)), judge, points, hidden)
+    args = (T, n, d, h, L)
+    return call_case("q1", "lstm_shapes", label, args, lambda: _lstm_reference_shapes(*args),
+                     what=PART_NAMES, form=f"a tuple of 5 shapes ({', '.join(PART_NAMES)})",
+                     all_right="all five shapes right", hidden=hidden, points=points)
 
 
-def _q1_public():
-    return [lstm_shapes_case("T=5, n=2, d=3, h=4, 2 layers", 5, 2, 3, 4, 2, hidden=False)]
-
-
-def _q1_hidden(g):
-    return [
-        lstm_shapes_case("T=1, n=7, d=2, h=3, 1 layer", 1, 7, 2, 3, 1),
-        lstm_shapes_case("T=4, n=1, d=10, h=2, 3 layers", 4, 1, 10, 2, 3),
-        lstm_shapes_case("T=6, n=3, d=5, h=5, 2 layers", 6, 3, 5, 5, 2),
-    ]
+Q1 = question(1, ("lstm_shapes",), public=lambda g: [
+    lstm_shapes_case("T=5, n=2, d=3, h=4, 2 layers", 5, 2, 3, 4, 2, hidden=False),
+], hidden=lambda g: [
+    lstm_shapes_case("T=1, n=7, d=2, h=3, 1 layer", 1, 7, 2, 3, 1),
+    lstm_shapes_case("T=4, n=1, d=10, h=2, 3 layers", 4, 1, 10, 2, 3),
+    lstm_shapes_case("T=6, n=3, d=5, h=5, 2 layers", 6, 3, 5, 5, 2),
+])
 
 
 # --- q2: seed 003's two-layer GRU ------------------------------------------------------------------
-
 
 def _deep_gru_reference(inputs, state, params):
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h, W_hq, b_q, W_hh1, W_hh2, b_h1 = params
@@ -111,102 +82,47 @@ def _deep_gru_reference(inputs, state, params):
     return torch.cat(outputs, dim=0), (H, H1)
 
 
-def deep_gru_case(
-    label: str,
-    generator: torch.Generator,
-    T: int,
-    n: int,
-    V: int,
-    H: int,
-    *,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
+def deep_gru_case(label: str, generator: torch.Generator, T: int, n: int, V: int, H: int, *,
+                  hidden: bool = True, points: float = 1.0) -> Case:
     """A test of the fixed ``deep_gru(inputs, state, params)`` of seed 003 (d2l's layout: X @ W)."""
     shapes = [(V, H), (H, H), (H,)] * 3 + [(H, V), (V,), (H, H), (H, H), (H,)]
     params = tuple(random_tensor(generator, *shape) for shape in shapes)
     inputs = random_tensor(generator, T, n, V)
     state = (random_tensor(generator, n, H), random_tensor(generator, n, H))
-
-    def judge(got):
-        outputs, (H_last, H1_last) = _deep_gru_reference(inputs, state, params)
-        if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], tuple) and len(got[1]) == 2:
-            return compare_tensors(
-                (outputs, H_last, H1_last),
-                (got[0], *got[1]),
-                ("outputs", "first layer's state", "second layer's state"),
-            )
-        return Verdict(False, f"expected (outputs, (H, H1)), got {describe_answer(got)}")
-
-    return Case("q2", label, Request("call", "deep_gru", (inputs, state, params)), judge, points, hidden)
+    return call_case("q2", "deep_gru", label, (inputs, state, params),
+                     lambda: _deep_gru_reference(inputs, state, params), compare=compare_output_states,
+                     what=("outputs", "first layer's state", "second layer's state"),
+                     form="(outputs, (H, H1))", hidden=hidden, points=points)
 
 
-def _q2_public():
-    return [deep_gru_case("T=4, n=2, vocabulary 5, hidden 3", _public_generator(), 4, 2, 5, 3, hidden=False)]
-
-
-def _q2_hidden(g):
-    return [
-        deep_gru_case("T=1, n=1, vocabulary 2, hidden 2", g, 1, 1, 2, 2),
-        deep_gru_case("T=6, n=3, vocabulary 7, hidden 4", g, 6, 3, 7, 4),
-        deep_gru_case("T=3, n=2, vocabulary 4, hidden 6", g, 3, 2, 4, 6),
-    ]
+Q2 = question(2, ("deep_gru",), public=lambda g: [
+    deep_gru_case("T=4, n=2, vocabulary 5, hidden 3", g, 4, 2, 5, 3, hidden=False),
+], hidden=lambda g: [
+    deep_gru_case(f"T={T}, n={n}, vocabulary {V}, hidden {H}", g, T, n, V, H)
+    for T, n, V, H in [(1, 1, 2, 2), (6, 3, 7, 4), (3, 2, 4, 6)]
+])
 
 
 # --- q3: a stacked GRU equal to nn.GRU -------------------------------------------------------------
 
-
-def stacked_gru_case(
-    label: str,
-    generator: torch.Generator,
-    L: int,
-    T: int,
-    n: int,
-    d: int,
-    h: int,
-    *,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
+def stacked_gru_case(label: str, generator: torch.Generator, L: int, T: int, n: int, d: int, h: int, *,
+                     hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``stacked_gru(inputs, h_0, layers)``, ``layers`` one
     ``(weight_ih, weight_hh, bias_ih, bias_hh)`` per layer, against ``rnnbook.GRU``."""
-    layers = tuple(
-        (
-            random_tensor(generator, 3 * h, d if layer == 0 else h),
-            random_tensor(generator, 3 * h, h),
-            random_tensor(generator, 3 * h),
-            random_tensor(generator, 3 * h),
-        )
-        for layer in range(L)
-    )
+    layers = tuple(random_layer(generator, 3, d if layer == 0 else h, h) for layer in range(L))
     inputs, h_0 = random_tensor(generator, T, n, d), random_tensor(generator, L, n, h)
-
-    def judge(got):
-        with torch.random.fork_rng():
-            model = GRU(d, h, num_layers=L, dtype=torch.float64)
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        model.load_state_dict(
-            {f"{name}_l{k}": w for k, layer in enumerate(layers) for name, w in zip(names, layer)}
-        )
-        with torch.no_grad():
-            expected = model(inputs, h_0)
-        return compare_tensors(expected, got, ("output", "h_n"))
-
-    return Case("q3", label, Request("call", "stacked_gru", (inputs, h_0, layers)), judge, points, hidden)
+    return call_case("q3", "stacked_gru", label, (inputs, h_0, layers),
+                     lambda: loaded_module(GRU, layers, d, h, num_layers=L)(inputs, h_0),
+                     what=("output", "h_n"), hidden=hidden, points=points)
 
 
-def _q3_public():
-    return [
-        stacked_gru_case("2 layers, T=4, n=2, d=3, h=5", _public_generator(), 2, 4, 2, 3, 5, hidden=False)
-    ]
-
-
-def _q3_hidden(g):
-    return [
-        stacked_gru_case("1 layer, T=3, n=1, d=2, h=2", g, 1, 3, 1, 2, 2),
-        stacked_gru_case("3 layers, T=5, n=3, d=4, h=3", g, 3, 5, 3, 4, 3),
-        stacked_gru_case("2 layers, T=1, n=2, d=6, h=6", g, 2, 1, 2, 6, 6),
-    ]
+Q3 = question(3, ("stacked_gru",), public=lambda g: [
+    stacked_gru_case("2 layers, T=4, n=2, d=3, h=5", g, 2, 4, 2, 3, 5, hidden=False),
+], hidden=lambda g: [
+    stacked_gru_case("1 layer, T=3, n=1, d=2, h=2", g, 1, 3, 1, 2, 2),
+    stacked_gru_case("3 layers, T=5, n=3, d=4, h=3", g, 3, 5, 3, 4, 3),
+    stacked_gru_case("2 layers, T=1, n=2, d=6, h=6", g, 2, 1, 2, 6, 6),
+])
 
 
 # --- q4: the number of parameters of a stack -------------------------------------------------------
@@ -214,38 +130,39 @@ def _q3_hidden(g):
 MODULES = {"RNN": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}
 
 
+def _parameter_count(kind, d, h, L, bidirectional):
+    with torch.random.fork_rng():
+        module = MODULES[kind](d, h, num_layers=L, bidirectional=bidirectional)
+    return sum(p.numel() for p in module.parameters())
+
+
+def _compare_count(expected, got, what):
+    """:func:`compare_value`, and by how much an int answer is off."""
+    verdict = compare_value(expected, got, what)
+    if not verdict.passed and type(got) is int:
+        return Verdict(False, f"{verdict.message} ({got - expected:+d})")
+    return verdict
+
+
 def stack_parameter_count_case(label: str, kind: str, d: int, h: int, L: int, bidirectional: bool, *,
                                hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``stack_parameter_count(kind, d, h, L, bidirectional)`` against ``torch.nn``."""
-
-    def judge(got):
-        with torch.random.fork_rng():
-            module = MODULES[kind](d, h, num_layers=L, bidirectional=bidirectional)
-        expected = sum(p.numel() for p in module.parameters())
-        verdict = compare_value(expected, got, "number of parameters")
-        if not verdict.passed and type(got) is int:
-            return Verdict(False, f"{verdict.message} ({got - expected:+d})")
-        return verdict
-
     args = (kind, d, h, L, bidirectional)
-    return Case("q4", label, Request("call", "stack_parameter_count", args), judge, points, hidden)
+    return call_case("q4", "stack_parameter_count", label, args, lambda: _parameter_count(*args),
+                     compare=_compare_count, what="number of parameters", hidden=hidden, points=points)
 
 
-def _q4_public():
-    return [stack_parameter_count_case("GRU, d=3, h=4, 2 layers", "GRU", 3, 4, 2, False, hidden=False)]
-
-
-def _q4_hidden(g):
-    return [
-        stack_parameter_count_case("RNN, d=5, h=2, 1 layer", "RNN", 5, 2, 1, False),
-        stack_parameter_count_case("LSTM, d=28, h=256, 3 layers", "LSTM", 28, 256, 3, False),
-        stack_parameter_count_case("GRU, bidirectional, d=4, h=6, 2 layers", "GRU", 4, 6, 2, True),
-        stack_parameter_count_case("LSTM, bidirectional, d=2, h=3, 3 layers", "LSTM", 2, 3, 3, True),
-    ]
+Q4 = question(4, ("stack_parameter_count",), public=lambda g: [
+    stack_parameter_count_case("GRU, d=3, h=4, 2 layers", "GRU", 3, 4, 2, False, hidden=False),
+], hidden=lambda g: [
+    stack_parameter_count_case("RNN, d=5, h=2, 1 layer", "RNN", 5, 2, 1, False),
+    stack_parameter_count_case("LSTM, d=28, h=256, 3 layers", "LSTM", 28, 256, 3, False),
+    stack_parameter_count_case("GRU, bidirectional, d=4, h=6, 2 layers", "GRU", 4, 6, 2, True),
+    stack_parameter_count_case("LSTM, bidirectional, d=2, h=3, 3 layers", "LSTM", 2, 3, 3, True),
+])
 
 
 # --- q5: the gradient that reaches the first input, against depth -----------------------------------
-
 
 @functools.lru_cache(maxsize=64)
 def reference_depth_gradient(num_layers: int) -> float:
@@ -262,49 +179,26 @@ def reference_depth_gradient(num_layers: int) -> float:
 
 def depth_gradient_case(num_layers: int, *, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``depth_gradient(num_layers)`` against the reference measurement."""
+    return call_case("q5", "depth_gradient", f"depth_gradient({num_layers})", (num_layers,),
+                     lambda: reference_depth_gradient(num_layers),
+                     what="gradient norm", rtol=1e-3, hidden=hidden, points=points)
 
-    def judge(got):
-        return relative_close(reference_depth_gradient(num_layers), got, "gradient norm", 1e-3)
 
-    return Case("q5", f"depth_gradient({num_layers})", Request("call", "depth_gradient", (num_layers,)),
-                judge, points, hidden)
+def _trend() -> str:
+    return "larger" if reference_depth_gradient(4) > reference_depth_gradient(1) else "smaller"
 
 
 def _trend_case(*, hidden: bool) -> Case:
-    options = ("larger", "smaller")
-
-    def judge(got):
-        if got not in options:
-            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
-        if not hidden:
-            return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
-        right = "larger" if reference_depth_gradient(4) > reference_depth_gradient(1) else "smaller"
-        return compare_value(right, got, "4 layers against 1")
-
-    label = "is the gradient larger or smaller with 4 layers?" + ("" if hidden else " (form only)")
-    return Case("q5", label, Request("value", "q5_trend"), judge, 1.0 if hidden else 0.0, hidden)
+    return choice_case("q5", "q5_trend", "is the gradient larger or smaller with 4 layers?",
+                       ("larger", "smaller"), _trend, what="4 layers against 1", hidden=hidden)
 
 
-def _q5_public():
-    return [depth_gradient_case(2, hidden=False), _trend_case(hidden=False)]
+Q5 = question(5, ("depth_gradient", "q5_trend"), public=lambda g: [
+    depth_gradient_case(2, hidden=False), _trend_case(hidden=False),
+], hidden=lambda g: [
+    depth_gradient_case(1), depth_gradient_case(3), depth_gradient_case(4), _trend_case(hidden=True),
+])
 
 
-def _q5_hidden(g):
-    return [depth_gradient_case(1), depth_gradient_case(3), depth_gradient_case(4), _trend_case(hidden=True)]
-
-
-EXERCISE_SET = ExerciseSet(
-    id="04",
-    notebook="04_deep_rnns.ipynb",
-    title="Deep recurrent networks",
-    questions=[
-        Question("q1", "Question 1 (lstm_shapes)", ("lstm_shapes",), _q1_public, _q1_hidden),
-        Question("q2", "Question 2 (deep_gru)", ("deep_gru",), _q2_public, _q2_hidden),
-        Question("q3", "Question 3 (stacked_gru)", ("stacked_gru",), _q3_public, _q3_hidden),
-        Question("q4", "Question 4 (stack_parameter_count)", ("stack_parameter_count",), _q4_public,
-                 _q4_hidden),
-        Question("q5", "Question 5 (depth_gradient, q5_trend)", ("depth_gradient", "q5_trend"),
-                 _q5_public, _q5_hidden),
-    ],
-)
+EXERCISE_SET = ExerciseSet("04", "04_deep_rnns.ipynb", "Deep recurrent networks", [Q1, Q2, Q3, Q4, Q5])
 check = EXERCISE_SET.check

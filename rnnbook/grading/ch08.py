@@ -20,39 +20,16 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import sequential_batches
-from rnnbook.grading.judging import (
-    compare_tensor,
-    compare_value,
-    describe_answer,
-    random_tensor,
-    relative_close,
-)
-from rnnbook.grading.model import Case, ExerciseSet, Question, Request, Verdict
+from rnnbook.grading.judging import call_case, choice_case, question, random_tensor
+from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.language_models import RecurrentLM, detach_state
 from rnnbook.markov import MarkovChain, batch_means_standard_error
 
-__all__ = [
-    "EXERCISE_SET",
-    "entropy_rate_case",
-    "perplexity_from_losses_case",
-    "temperature_probs_case",
-    "tbptt_losses_case",
-    "sample_log_loss_case",
-    "reference_tbptt_losses",
-    "reference_sample_log_loss",
-]
-
-
-def _public_generator() -> torch.Generator:
-    return torch.Generator().manual_seed(0)
-
-
-def _as_float(got):
-    return float(got) if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+__all__ = ["EXERCISE_SET", "entropy_rate_case", "perplexity_from_losses_case", "temperature_probs_case",
+           "tbptt_losses_case", "sample_log_loss_case", "reference_tbptt_losses", "reference_sample_log_loss"]
 
 
 # --- q1: entropy rate -----------------------------------------------------------------------------
-
 
 def _random_chain(generator, q, concentration=1.0):
     """A (q, q) transition matrix with positive entries: normalized exponentials of random logits."""
@@ -63,33 +40,29 @@ def _random_chain(generator, q, concentration=1.0):
 def entropy_rate_case(label: str, probs: torch.Tensor, *, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``entropy_rate(probs)`` against :meth:`rnnbook.markov.MarkovChain.entropy_rate`."""
     probs = probs.to(torch.float64)
-
-    def judge(got):
-        return relative_close(MarkovChain(probs, order=1).entropy_rate(), _as_float(got),
-                              "entropy rate (nats)", 1e-6)
-
-    return Case("q1", label, Request("call", "entropy_rate", (probs,)), judge, points, hidden)
+    return call_case("q1", "entropy_rate", label, (probs,),
+                     lambda: MarkovChain(probs, order=1).entropy_rate(),
+                     what="entropy rate (nats)", rtol=1e-6, hidden=hidden, points=points)
 
 
 def _two_state(a, b):
     return torch.tensor([[1 - a, a], [b, 1 - b]], dtype=torch.float64)
 
 
-def _q1_public():
-    return [entropy_rate_case("two states, a=0.1, b=0.3", _two_state(0.1, 0.3), hidden=False),
-            entropy_rate_case("three tokens", _random_chain(_public_generator(), 3), hidden=False)]
-
-
-def _q1_hidden(g):
-    return [entropy_rate_case("two states, a=0.02, b=0.5", _two_state(0.02, 0.5)),
-            entropy_rate_case("four tokens", _random_chain(g, 4)),
-            entropy_rate_case("six tokens, peaked rows", _random_chain(g, 6, 3.0)),
-            entropy_rate_case("a chain far from symmetric", torch.softmax(
-                torch.tensor([[4.0, 0, 0], [3.0, 0, 1], [0, 0, 5]], dtype=torch.float64), dim=1))]
+Q1 = question(1, ("entropy_rate",), public=lambda g: [
+    entropy_rate_case("two states, a=0.1, b=0.3", _two_state(0.1, 0.3), hidden=False),
+    entropy_rate_case("three tokens", _random_chain(g, 3), hidden=False),
+], hidden=lambda g: [
+    entropy_rate_case("two states, a=0.02, b=0.5", _two_state(0.02, 0.5)),
+    entropy_rate_case("four tokens", _random_chain(g, 4)),
+    entropy_rate_case("six tokens, peaked rows", _random_chain(g, 6, 3.0)),
+    entropy_rate_case("a chain far from symmetric", torch.softmax(
+        torch.tensor([[4.0, 0, 0], [3.0, 0, 1], [0, 0, 5]], dtype=torch.float64), dim=1)),
+], unavailable=("rnnbook.markov.MarkovChain.entropy_rate",
+                "rnnbook.markov.MarkovChain.stationary_distribution"))
 
 
 # --- q2: perplexity from minibatch losses ---------------------------------------------------------
-
 
 def perplexity_from_losses_case(label: str, generator: torch.Generator, num_batches: int, full: int,
                                 last: int, *, hidden: bool = True, points: float = 1.0) -> Case:
@@ -98,28 +71,22 @@ def perplexity_from_losses_case(label: str, generator: torch.Generator, num_batc
     mean_losses = (random_tensor(generator, num_batches) + 1.0) * 1.5  # in [0, 3) nats
     counts = torch.full((num_batches,), full, dtype=torch.long)
     counts[-1] = last
-
-    def judge(got):
-        expected = math.exp(float((mean_losses * counts).sum() / counts.sum()))
-        return relative_close(expected, _as_float(got), f"perplexity (counts {counts.tolist()})", 1e-9)
-
-    request = Request("call", "perplexity_from_losses", (mean_losses, counts))
-    return Case("q2", label, request, judge, points, hidden)
+    return call_case("q2", "perplexity_from_losses", label, (mean_losses, counts),
+                     lambda: math.exp(float((mean_losses * counts).sum() / counts.sum())),
+                     what=f"perplexity (counts {counts.tolist()})", rtol=1e-9,
+                     hidden=hidden, points=points)
 
 
-def _q2_public():
-    return [perplexity_from_losses_case("3 minibatches of 64, 64 and 8 tokens", _public_generator(), 3, 64, 8,
-                                        hidden=False)]
-
-
-def _q2_hidden(g):
-    return [perplexity_from_losses_case("one minibatch of 10 tokens", g, 1, 10, 10),
-            perplexity_from_losses_case("5 minibatches of 100 tokens, the last of 3", g, 5, 100, 3),
-            perplexity_from_losses_case("4 minibatches of equal size", g, 4, 32, 32)]
+Q2 = question(2, ("perplexity_from_losses",), public=lambda g: [
+    perplexity_from_losses_case("3 minibatches of 64, 64 and 8 tokens", g, 3, 64, 8, hidden=False),
+], hidden=lambda g: [
+    perplexity_from_losses_case("one minibatch of 10 tokens", g, 1, 10, 10),
+    perplexity_from_losses_case("5 minibatches of 100 tokens, the last of 3", g, 5, 100, 3),
+    perplexity_from_losses_case("4 minibatches of equal size", g, 4, 32, 32),
+])
 
 
 # --- q3: temperature ------------------------------------------------------------------------------
-
 
 def _reference_temperature(logits, tau):
     if tau == 0:
@@ -130,34 +97,25 @@ def _reference_temperature(logits, tau):
 def temperature_probs_case(label: str, logits: torch.Tensor, tau: float, *, hidden: bool = True,
                            points: float = 1.0) -> Case:
     """A test of ``temperature_probs(logits, tau)``."""
-
-    def judge(got):
-        return compare_tensor(_reference_temperature(logits, tau), got, f"probabilities at tau={tau:g}",
-                              rtol=1e-9, atol=1e-12)
-
-    request = Request("call", "temperature_probs", (logits, tau))
-    return Case("q3", label, request, judge, points, hidden)
+    return call_case("q3", "temperature_probs", label, (logits, tau),
+                     lambda: _reference_temperature(logits, tau), what=f"probabilities at tau={tau:g}",
+                     rtol=1e-9, atol=1e-12, hidden=hidden, points=points)
 
 
-def _q3_public():
-    g = _public_generator()
-    return [temperature_probs_case("one row of 4 logits, tau=0.5", random_tensor(g, 4, scale=3), 0.5,
-                                   hidden=False),
-            temperature_probs_case("2 rows of 3 logits, tau=0 (greedy)", random_tensor(g, 2, 3, scale=3), 0.0,
-                                   hidden=False)]
-
-
-def _q3_hidden(g):
-    return [temperature_probs_case("3 rows of 5 logits, tau=1", random_tensor(g, 3, 5, scale=3), 1.0),
-            temperature_probs_case("(2, 3, 6) logits, tau=2.5", random_tensor(g, 2, 3, 6, scale=3), 2.5),
-            temperature_probs_case("large logits, tau=0.001 (no NaN)", random_tensor(g, 2, 7, scale=50),
-                                   1e-3),
-            temperature_probs_case("a tie, tau=0 (the first maximum)",
-                                   torch.tensor([[1.0, 3.0, 3.0, 0.0]], dtype=torch.float64), 0.0)]
+Q3 = question(3, ("temperature_probs",), public=lambda g: [
+    temperature_probs_case("one row of 4 logits, tau=0.5", random_tensor(g, 4, scale=3), 0.5, hidden=False),
+    temperature_probs_case("2 rows of 3 logits, tau=0 (greedy)", random_tensor(g, 2, 3, scale=3), 0.0,
+                           hidden=False),
+], hidden=lambda g: [
+    temperature_probs_case("3 rows of 5 logits, tau=1", random_tensor(g, 3, 5, scale=3), 1.0),
+    temperature_probs_case("(2, 3, 6) logits, tau=2.5", random_tensor(g, 2, 3, 6, scale=3), 2.5),
+    temperature_probs_case("large logits, tau=0.001 (no NaN)", random_tensor(g, 2, 7, scale=50), 1e-3),
+    temperature_probs_case("a tie, tau=0 (the first maximum)",
+                           torch.tensor([[1.0, 3.0, 3.0, 0.0]], dtype=torch.float64), 0.0),
+])
 
 
 # --- q4: truncated BPTT with a detached state -----------------------------------------------------
-
 
 def reference_tbptt_losses(ids: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
     """The losses of the question's training loop, with the carried state detached (eq-tbptt)."""
@@ -180,28 +138,21 @@ def tbptt_losses_case(label: str, generator: torch.Generator, length: int, batch
                       *, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``tbptt_losses(ids, batch_size, num_steps)`` on random ids over 5 tokens."""
     ids = torch.randint(0, 5, (length,), generator=generator)
-
-    def judge(got):
-        return compare_tensor(reference_tbptt_losses(ids, batch_size, num_steps), got,
-                              f"losses of every update ({length} tokens, {batch_size} streams, "
-                              f"{num_steps} steps)", rtol=1e-6, atol=1e-9)
-
-    request = Request("call", "tbptt_losses", (ids, batch_size, num_steps))
-    return Case("q4", label, request, judge, points, hidden)
+    return call_case("q4", "tbptt_losses", label, (ids, batch_size, num_steps),
+                     lambda: reference_tbptt_losses(ids, batch_size, num_steps),
+                     what=f"losses of every update ({length} tokens, {batch_size} streams, "
+                          f"{num_steps} steps)", rtol=1e-6, atol=1e-9, hidden=hidden, points=points)
 
 
-def _q4_public():
-    return [tbptt_losses_case("300 tokens, batch 4, 10 steps", _public_generator(), 300, 4, 10, hidden=False)]
-
-
-def _q4_hidden(g):
-    return [tbptt_losses_case("200 tokens, batch 2, 8 steps", g, 200, 2, 8),
-            tbptt_losses_case("500 tokens, batch 5, 12 steps", g, 500, 5, 12),
-            tbptt_losses_case("120 tokens, batch 3, 5 steps", g, 120, 3, 5)]
+Q4 = question(4, ("tbptt_losses",), public=lambda g: [
+    tbptt_losses_case("300 tokens, batch 4, 10 steps", g, 300, 4, 10, hidden=False),
+], hidden=lambda g: [
+    tbptt_losses_case(f"{length} tokens, batch {streams}, {steps} steps", g, length, streams, steps)
+    for length, streams, steps in [(200, 2, 8), (500, 5, 12), (120, 3, 5)]
+])
 
 
 # --- q5: a sample's log-loss against the entropy rate ---------------------------------------------
-
 
 @functools.lru_cache(maxsize=32)
 def reference_sample_log_loss(a: float, b: float, num_tokens: int) -> tuple[float, float]:
@@ -214,60 +165,32 @@ def reference_sample_log_loss(a: float, b: float, num_tokens: int) -> tuple[floa
 def sample_log_loss_case(a: float, b: float, num_tokens: int, *, hidden: bool = True,
                          points: float = 1.0) -> Case:
     """A test of ``sample_log_loss(a, b, num_tokens)`` -> ``(mean, standard_error)``."""
-
-    def judge(got):
-        mean, error = reference_sample_log_loss(a, b, num_tokens)
-        if not isinstance(got, tuple) or len(got) != 2:
-            return Verdict(False, f"expected a pair (mean, standard_error), got {describe_answer(got)}")
-        parts = [relative_close(mean, _as_float(got[0]), "mean", 1e-9),
-                 relative_close(error, _as_float(got[1]), "standard error", 1e-9)]
-        return Verdict(all(p.passed for p in parts), "; ".join(p.message for p in parts))
-
     args = (a, b, num_tokens)
-    request = Request("call", "sample_log_loss", args)
-    return Case("q5", f"sample_log_loss{args}", request, judge, points, hidden)
+    return call_case("q5", "sample_log_loss", f"sample_log_loss{args}", args,
+                     lambda: reference_sample_log_loss(*args),
+                     what=("mean", "standard error"), form="a pair (mean, standard_error)",
+                     rtol=1e-9, hidden=hidden, points=points)
+
+
+def _within() -> str:
+    mean, error = reference_sample_log_loss(0.1, 0.3, 20_000)
+    entropy = MarkovChain(_two_state(0.1, 0.3), order=1).entropy_rate()
+    return "yes" if abs(mean - entropy) <= 3 * error else "no"
 
 
 def _within_case(*, hidden: bool) -> Case:
-    options = ("yes", "no")
-
-    def judge(got):
-        if got not in options:
-            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
-        if not hidden:
-            return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
-        mean, error = reference_sample_log_loss(0.1, 0.3, 20_000)
-        entropy = MarkovChain(_two_state(0.1, 0.3), order=1).entropy_rate()
-        right = "yes" if abs(mean - entropy) <= 3 * error else "no"
-        return compare_value(right, got, "within three standard errors (20,000 tokens)")
-
-    label = "is the mean within three standard errors?" + ("" if hidden else " (form only)")
-    return Case("q5", label, Request("value", "q5_within"), judge, 1.0 if hidden else 0.0, hidden)
+    return choice_case("q5", "q5_within", "is the mean within three standard errors?", ("yes", "no"),
+                       _within, what="within three standard errors (20,000 tokens)", hidden=hidden)
 
 
-def _q5_public():
-    return [sample_log_loss_case(0.1, 0.3, 2_000, hidden=False), _within_case(hidden=False)]
+Q5 = question(5, ("sample_log_loss", "q5_within"), public=lambda g: [
+    sample_log_loss_case(0.1, 0.3, 2_000, hidden=False), _within_case(hidden=False),
+], hidden=lambda g: [
+    sample_log_loss_case(0.2, 0.2, 5_000), sample_log_loss_case(0.05, 0.6, 10_000),
+    _within_case(hidden=True),
+])
 
 
-def _q5_hidden(g):
-    return [sample_log_loss_case(0.2, 0.2, 5_000), sample_log_loss_case(0.05, 0.6, 10_000),
-            _within_case(hidden=True)]
-
-
-EXERCISE_SET = ExerciseSet(
-    id="08",
-    notebook="08_language_models.ipynb",
-    title="How good can a language model get?",
-    questions=[
-        Question("q1", "Question 1 (entropy_rate)", ("entropy_rate",), _q1_public, _q1_hidden,
-                 unavailable=("rnnbook.markov.MarkovChain.entropy_rate",
-                              "rnnbook.markov.MarkovChain.stationary_distribution")),
-        Question("q2", "Question 2 (perplexity_from_losses)", ("perplexity_from_losses",), _q2_public,
-                 _q2_hidden),
-        Question("q3", "Question 3 (temperature_probs)", ("temperature_probs",), _q3_public, _q3_hidden),
-        Question("q4", "Question 4 (tbptt_losses)", ("tbptt_losses",), _q4_public, _q4_hidden),
-        Question("q5", "Question 5 (sample_log_loss, q5_within)", ("sample_log_loss", "q5_within"),
-                 _q5_public, _q5_hidden),
-    ],
-)
+EXERCISE_SET = ExerciseSet("08", "08_language_models.ipynb", "How good can a language model get?",
+                           [Q1, Q2, Q3, Q4, Q5])
 check = EXERCISE_SET.check

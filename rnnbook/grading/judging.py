@@ -1,18 +1,26 @@
 """Judging, in the grader's process only: comparisons with messages that say what was expected and
-what came back, and the random inputs of hidden tests.
+what came back, the inputs of the tests, and the case builders the exercise sets share.
+
+An exercise set (:mod:`rnnbook.grading.ch01` ...) is a list of :func:`question` s whose cases are
+mostly :func:`call_case` s ("call the learner's function on these inputs and compare the result
+with this reference") and :func:`choice_case` s ("the answer is one of these strings").
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from rnnbook.grading.model import Case, Failure, Unsupported, Verdict
+from rnnbook.grading.model import Case, Failure, Question, Request, Unsupported, Verdict
 
-__all__ = ["judge_case", "describe_answer", "compare_tensor", "compare_tensors", "compare_value",
-           "relative_close", "random_tensor", "tensors_in"]
+__all__ = ["judge_case", "describe_answer", "tensors_in", "compare_answer", "compare_tensor", "compare_value",
+           "relative_close", "compare_parts", "compare_tensors", "compare_output_states", "PUBLIC_SEED",
+           "public_generator", "random_tensor", "random_layer", "seeded_module", "loaded_module",
+           "judged_case", "call_case", "choice_case", "question"]
 
 
 def tensors_in(value) -> list:
@@ -76,14 +84,6 @@ def compare_tensor(expected: Tensor, got, what: str = "result", rtol: float = 1e
                           f"{error:.1e} (should be below {bound:.0e})")
 
 
-def compare_tensors(expected: tuple[Tensor, ...], got, names: tuple[str, ...], **tolerances) -> Verdict:
-    """Compare a tuple of tensors, e.g. ``(outputs, h_n)``; report every part."""
-    if not isinstance(got, tuple) or len(got) != len(expected):
-        return Verdict(False, f"expected a tuple ({', '.join(names)}), got {describe_answer(got)}")
-    verdicts = [compare_tensor(e, g, n, **tolerances) for e, g, n in zip(expected, got, names)]
-    return Verdict(all(v.passed for v in verdicts), "; ".join(v.message for v in verdicts))
-
-
 def compare_value(expected, got, what: str = "answer") -> Verdict:
     """Compare a plain value (a shape tuple, an int, a string) exactly."""
     if isinstance(expected, tuple) and isinstance(got, tuple):
@@ -93,7 +93,7 @@ def compare_value(expected, got, what: str = "answer") -> Verdict:
     return Verdict(False, f"{what}: expected {expected!r}, got {describe_answer(got)}")
 
 
-def relative_close(expected: float, got, what: str, rtol: float) -> Verdict:
+def relative_close(expected: float, got, what: str, rtol: float = 1e-6) -> Verdict:
     """Compare a float answer within a relative tolerance."""
     if isinstance(got, Tensor) and got.numel() == 1:
         got = float(got)
@@ -106,6 +106,166 @@ def relative_close(expected: float, got, what: str, rtol: float) -> Verdict:
                           f"(should be below {rtol:.0e})")
 
 
+def compare_answer(expected, got, what: str | tuple[str, ...] = "result", **options) -> Verdict:
+    """Compare an answer with the reference as the reference's type asks: item by item when
+    ``what`` names the items of a tuple (:func:`compare_parts`, which takes the options ``form``,
+    ``all_right`` and ``items``), a tensor or a float within the tolerances in ``options``
+    (:func:`compare_tensor`, :func:`relative_close`), anything else exactly (:func:`compare_value`)."""
+    if isinstance(what, tuple):
+        return compare_parts(expected, got, what, each=compare_answer, **options)
+    if isinstance(expected, Tensor):
+        return compare_tensor(expected, got, what, **options)
+    if isinstance(expected, float):
+        return relative_close(expected, got, what, **options)
+    return compare_value(expected, got, what)
+
+
+def compare_parts(expected: tuple, got, names: tuple[str, ...], *,
+                  each: Callable[..., Verdict] = compare_value, form: str | None = None,
+                  all_right: str | None = None, items: tuple[int, ...] | None = None, **options) -> Verdict:
+    """Compare a tuple answer item by item with ``each`` (default :func:`compare_value`; its
+    ``options``, e.g. tolerances, are passed on), each item named by ``names``; with ``items``,
+    only the items at those positions. The message reports every item compared, or with
+    ``all_right`` only the wrong ones (``all_right`` when none is). ``form`` describes the expected
+    tuple when the answer is not one: "a pair (mean, standard_error)" (default: "a tuple (the
+    names)")."""
+    if not isinstance(got, tuple) or len(got) != len(expected):
+        form = form or f"a tuple ({', '.join(names)})"
+        return Verdict(False, f"expected {form}, got {describe_answer(got)}")
+    items = range(len(expected)) if items is None else items
+    verdicts = [each(expected[i], got[i], names[i], **options) for i in items]
+    passed = all(v.passed for v in verdicts)
+    if all_right is None:
+        return Verdict(passed, "; ".join(v.message for v in verdicts))
+    return Verdict(passed, all_right if passed else "; ".join(v.message for v in verdicts if not v.passed))
+
+
+def compare_tensors(expected: tuple[Tensor, ...], got, names: tuple[str, ...], **tolerances) -> Verdict:
+    """Compare a tuple of tensors, e.g. ``(outputs, h_n)``; report every part."""
+    return compare_parts(expected, got, names, each=compare_tensor, **tolerances)
+
+
+def compare_output_states(expected: tuple, got, names: tuple[str, ...], *, form: str,
+                          **tolerances) -> Verdict:
+    """Compare ``(output, (state, ...))`` (a tensor and a tuple of states) part by part; ``names``
+    name the output and each state, ``form`` says what was expected: "(outputs, (H, H1))"."""
+    output, states = expected
+    if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], tuple) and len(got[1]) == len(states):
+        return compare_tensors((output, *states), (got[0], *got[1]), names, **tolerances)
+    return Verdict(False, f"expected {form}, got {describe_answer(got)}")
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+PUBLIC_SEED = 0
+
+
+def public_generator() -> torch.Generator:
+    """The generator that draws the public cases' inputs: a fixed seed, so that the checks in the
+    exercise notebooks print the same thing every time."""
+    return torch.Generator().manual_seed(PUBLIC_SEED)
+
+
 def random_tensor(generator: torch.Generator, *shape: int, scale: float = 1.0) -> Tensor:
     """A float64 tensor with entries uniform in [-scale, scale), drawn from ``generator``."""
     return (torch.rand(*shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
+
+
+# The parameters of one layer (one direction) of PyTorch's recurrent modules and cells, in order.
+_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def random_layer(generator: torch.Generator, gates: int, d: int, h: int, *,
+                 scale: float = 1.0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Random ``(weight_ih, weight_hh, bias_ih, bias_hh)`` of a layer with ``gates`` gates (1 for a
+    tanh RNN, 3 for a GRU, 4 for an LSTM), input size ``d`` and hidden size ``h``."""
+    return (random_tensor(generator, gates * h, d, scale=scale),
+            random_tensor(generator, gates * h, h, scale=scale),
+            random_tensor(generator, gates * h, scale=scale),
+            random_tensor(generator, gates * h, scale=scale))
+
+
+def _layer_state(layers, suffix: str = "") -> dict[str, Tensor]:
+    """The state dict of a recurrent module's ``layers``, one ``(weight_ih, weight_hh, bias_ih,
+    bias_hh)`` per layer; ``suffix="_reverse"`` names the backward direction's."""
+    return {f"{name}_l{k}{suffix}": w
+            for k, layer in enumerate(layers) for name, w in zip(_WEIGHT_NAMES, layer)}
+
+
+def seeded_module(generator: torch.Generator, cls, *args, **kwargs):
+    """``cls(*args, dtype=torch.float64, **kwargs)`` initialized from a seed drawn from
+    ``generator``; the global random state is left as it was."""
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+        torch.manual_seed(seed)
+        return cls(*args, dtype=torch.float64, **kwargs)
+
+
+def loaded_module(cls, layers, *args, reverse=(), **kwargs):
+    """The recurrent module ``cls(*args, dtype=torch.float64, **kwargs)`` holding ``layers`` (and
+    ``reverse``, the backward direction's), one ``(weight_ih, weight_hh, bias_ih, bias_hh)`` per
+    layer, for reference runs: its parameters need no gradient, and the global random state is left
+    as it was."""
+    with torch.random.fork_rng():
+        module = cls(*args, dtype=torch.float64, **kwargs)
+    module.load_state_dict(_layer_state(layers) | _layer_state(reverse, "_reverse"))
+    return module.requires_grad_(False)
+
+
+# --- case builders -------------------------------------------------------------------------------
+
+def judged_case(question: str, label: str, request: Request, reference: Callable[[], object], *,
+                compare: Callable[..., Verdict] = compare_answer, what: str | tuple[str, ...] = "result",
+                hidden: bool = True, points: float = 1.0, **options) -> Case:
+    """A case that asks ``request`` and judges the answer with ``compare(reference(), answer,
+    what, **options)`` (by default :func:`compare_answer`: ``what`` names the result in the
+    messages, or its items when it is a tuple). ``reference`` is called only when an answer is
+    judged, never in the sandbox."""
+    def judge(got):
+        return compare(reference(), got, what, **options)
+
+    return Case(question, label, request, judge, points, hidden)
+
+
+def call_case(question: str, name: str, label: str, args: tuple, reference: Callable[[], object],
+              **options) -> Case:
+    """A case that calls the learner's ``name(*args)`` and compares the result with ``reference()``
+    (the options are those of :func:`judged_case`)."""
+    return judged_case(question, label, Request("call", name, tuple(args)), reference, **options)
+
+
+def choice_case(question: str, name: str, label: str, options: tuple[str, ...], answer: Callable[[], object],
+                *, what: str, hidden: bool, index: int | None = None, size: int = 0,
+                points: float = 1.0) -> Case:
+    """A case for a multiple-choice answer: the learner's ``name`` holds one of ``options``, the
+    right one being ``answer()``; or, with ``index``, a tuple of ``size`` such strings of which this
+    case judges item ``index`` (``answer()`` is then the right tuple).
+
+    The public form (``hidden=False``, worth 0 points, labelled "(form only)") checks only that
+    the answer is one of the options; the hidden one compares it with the right answer (described
+    as ``what`` in the message). ``answer`` is called only then, never in the sandbox."""
+    def judge(got):
+        if index is not None:
+            if not isinstance(got, tuple) or len(got) != size:
+                form = "a pair of strings" if size == 2 else f"a tuple of {size} strings"
+                return Verdict(False, f"expected {form} from {options}, got {describe_answer(got)}")
+            got = got[index]
+        if got not in options:
+            return Verdict(False, f"expected one of {options}, got {describe_answer(got)}")
+        if not hidden:
+            return Verdict(True, f"{got!r} is one of the allowed answers (checked when graded)")
+        right = answer() if index is None else answer()[index]
+        return compare_value(right, got, what)
+
+    label += "" if hidden else " (form only)"
+    return Case(question, label, Request("value", name), judge, points if hidden else 0.0, hidden)
+
+
+def question(number: int, names: tuple[str, ...], *, public: Callable[[torch.Generator], list[Case]],
+             hidden: Callable[[torch.Generator], list[Case]], unavailable: tuple[str, ...] = ()) -> Question:
+    """Question ``number`` ("q1", titled "Question 1 (names)"): the learner defines ``names``;
+    ``public(generator)`` makes its public cases with inputs drawn from :func:`public_generator`,
+    ``hidden(generator)`` its hidden cases with inputs drawn from the grader's generator."""
+    return Question(f"q{number}", f"Question {number} ({', '.join(names)})", tuple(names),
+                    lambda: public(public_generator()), hidden, unavailable)
