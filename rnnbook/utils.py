@@ -12,6 +12,7 @@ difference is *below* a tolerance: :func:`agree` and :func:`below` print that, a
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Iterable, Iterator
 
@@ -45,6 +46,7 @@ def max_difference(actual: Tensors, expected: Tensors) -> float:
     """The largest ``|actual - expected|`` over a tensor, or over matching sequences of tensors.
 
     Shapes must match exactly (no broadcasting): a shape mismatch is an error, not a difference.
+    A NaN in either gives NaN, which :func:`below` and :func:`agree` reject.
     """
     actual, expected = _as_list(actual), _as_list(expected)
     if len(actual) != len(expected):
@@ -54,7 +56,10 @@ def max_difference(actual: Tensors, expected: Tensors) -> float:
         if a.shape != b.shape:
             raise ValueError(f"shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
         if a.numel():
-            worst = max(worst, (a.detach() - b.detach()).abs().max().item())
+            difference = (a.detach() - b.detach()).abs().max().item()
+            if math.isnan(difference):  # max() would drop it: a NaN anywhere is no agreement
+                return math.nan
+            worst = max(worst, difference)
     return worst
 
 
