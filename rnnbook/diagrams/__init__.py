@@ -1,10 +1,10 @@
 """Drawing the book's architecture diagrams with matplotlib: one style for every chapter.
 
 Hand-written (not generated from a chapter). The chapters call the functions of
-:mod:`rnnbook.diagrams.cells` (Chapters 1-3: the unrolled RNN, the graph BPTT walks, the GRU and
-LSTM cells) and :mod:`rnnbook.diagrams.stacks` (Chapters 4-6: the deep grid, bidirectional layers
-and stacks, where ``output``, ``h_n`` and ``c_n`` come from), which are built from the primitives
-here:
+:mod:`rnnbook.diagrams.cells` (Chapters 1-4: the unrolled RNN, the graph BPTT walks, the GRU and
+LSTM cells, the deep grid and the in-place mistake) and :mod:`rnnbook.diagrams.stacks`
+(Chapters 5-6: bidirectional layers and stacks, where ``output``, ``h_n`` and ``c_n`` come from),
+which are built from the primitives here:
 
 * :func:`canvas` makes a figure in data units (1 unit = one box), with no axes, on a white card,
   so that it reads the same in the book's light and dark modes;
