@@ -15,7 +15,7 @@ export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
 # or a claim that holds on one CPU only, fails here rather than on a reader's machine.
 NUMERIC_ENV ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: book test lab library execute lock browser sandbox test-browser clean
+.PHONY: book test lab library exercises execute lock browser sandbox test-browser clean
 
 # requirements.txt pins torch's CPU build on Linux (2.13.0+cpu), which lives on PyTorch's CPU index,
 # not on PyPI: where pip is not already set up to find it, the second command adds that index.
@@ -43,21 +43,25 @@ book: $(STAMP)
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 test: $(STAMP) browser sandbox
-	$(BIN)/ruff check rnnbook tests book/_ext exercises/src conftest.py
-	$(BIN)/python -m rnnbook.save --check
+	$(BIN)/ruff check rnnbook tests tools book/_ext exercises/src conftest.py
 	env $(NUMERIC_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
+# Regenerate the exercise and solution notebooks from their masters (exercises/src), executed.
+exercises: $(STAMP)
+	$(BIN)/python tools/assign_exercises.py
+
 # Regenerate the library modules from the chapters' #@save cells.
 library: $(STAMP)
-	$(BIN)/python -m rnnbook.save
+	$(BIN)/python tools/save_library.py
 
 # Re-execute one chapter in a fresh kernel (after changing it or the library), then check it the
 # way `make test` does: nbval on the other numeric code path, and the static notebook checks.
 #   make execute NB=book/05_bidirectional.ipynb
-# (Exercise and solution notebooks are generated: `python -m rnnbook.grading.assign 05`.)
+# (Exercise and solution notebooks are generated: `make exercises`, or one set:
+# `.venv/bin/python tools/assign_exercises.py 05`.)
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=book/NN_name.ipynb"; exit 2; }
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NB)

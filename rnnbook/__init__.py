@@ -3,7 +3,8 @@
 Code a chapter defines in a ``#@save`` cell lives in a generated module named in that cell
 (``rnnbook.scratch`` holds Chapter 1's); later chapters and the exercises import it from here.
 Hand-written modules: :mod:`rnnbook.data` (corpus and synthetic tasks), :mod:`rnnbook.timing`,
-:mod:`rnnbook.utils`, :mod:`rnnbook.save` (regenerates the chapter modules).
+:mod:`rnnbook.utils`, :mod:`rnnbook.diagrams`, :mod:`rnnbook.grading`. The repository's
+``tools/save_library.py`` (``make library``) regenerates the chapter modules.
 """
 
 from rnnbook.modules import GRU, LSTM, RNN

@@ -144,7 +144,12 @@ def run_configuration(args, bidirectional: bool, out=print) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(ROOT / "_build" / ".inductor-cache"))
+    # torch.compile's disk cache, one folder per CPU code path: code generated for one
+    # ATEN_CPU_CAPABILITY must not be reused by another (it may not even compile there).
+    cache = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR", ROOT / "_build" / ".inductor-cache"))
+    capability = os.environ.get("ATEN_CPU_CAPABILITY", "native")
+    if cache.name != capability:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache / capability)
 
     import torch
 

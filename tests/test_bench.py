@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rnnbook import bench, fast
-from rnnbook.save import ROOT
+from tools.save_library import ROOT
 
 VARIANTS = fast.FastRNNBase.variants
 CONFIGS = [  # (num_layers, bidirectional, bias, batch_first)

@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.grading import EXERCISE_SETS, assign, load_exercise_set
+from rnnbook.grading import EXERCISE_SETS, load_exercise_set
 from rnnbook.grading.judging import judge_case
 from rnnbook.grading.learner import answer_request
 from rnnbook.grading.model import Failure
 from rnnbook.grading.sandbox import isolation
 from rnnbook.grading.sandbox.protocol import CodecError, read_value, write_value
+from tools import assign_exercises as assign
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTERS = assign.masters()
@@ -71,7 +72,16 @@ def test_there_is_an_exercise_set_per_available_chapter():
 @pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
 def test_committed_notebooks_are_generated_from_their_master(master):
     problems = assign.stale(master)
-    assert not problems, "; ".join(problems) + ": run `python -m rnnbook.grading.assign`"
+    assert not problems, "; ".join(problems) + ": run `make exercises`"
+
+
+@pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)
+def test_learner_notebooks_show_no_cross_reference_markup(master):
+    """In Jupyter or Colab a role such as {eq}`eq-gru-r` shows as raw markup: the learner's
+    notebook has plain text instead ("equation (2) of Chapter 3")."""
+    raw = [m.group(0) for c in _cells(ROOT / "exercises" / f"{master.stem}.ipynb")
+           for m in assign.ROLE.finditer(_source(c))]
+    assert not raw, f"{master.stem}: {raw[:5]}"
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=lambda m: m.stem)

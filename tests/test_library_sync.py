@@ -3,7 +3,7 @@
 import importlib
 import inspect
 
-from rnnbook.save import GENERATED, ROOT, orphans, render_module, saved_blocks
+from tools.save_library import GENERATED, ROOT, orphans, render_module, saved_blocks
 
 
 def test_every_saved_module_matches_its_chapters():

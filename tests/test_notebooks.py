@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.install_cell import has_install_cell, version
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p for folder in ("book", "exercises", "solutions")
                    for p in (ROOT / folder).glob("*.ipynb"))
@@ -102,3 +104,41 @@ def test_stored_outputs_are_portable(path):
                 problems.append(f"code cell {index} shows a path of this machine "
                                 f"({MACHINE_PATH.search(text).group(0)}): use rnnbook.show_error")
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+def _figure_cells(path):
+    for index, cell in enumerate(_cells(path)):
+        outputs = cell.get("outputs", [])
+        if cell["cell_type"] == "code" and any("image/png" in o.get("data", {}) for o in outputs):
+            yield index, cell
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "book"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_figure_has_a_caption_a_label_the_text_uses_and_alt_text(path):
+    cells = _cells(path)
+    prose = "\n".join(_code(c) for c in cells if c["cell_type"] == "markdown")
+    problems = []
+    for index, cell in _figure_cells(path):
+        mystnb = cell.get("metadata", {}).get("mystnb", {})
+        figure, image = mystnb.get("figure", {}), mystnb.get("image", {})
+        name = figure.get("name", "")
+        if not figure.get("caption", "").strip():
+            problems.append(f"code cell {index}: no caption (metadata mystnb.figure.caption)")
+        if not name:
+            problems.append(f"code cell {index}: no label (metadata mystnb.figure.name)")
+        elif name not in prose:
+            problems.append(f"code cell {index}: the text never refers to {name} ({{numref}}`{name}`)")
+        if len(image.get("alt", "").split()) < 8:
+            problems.append(f"code cell {index}: no alt text that describes it (mystnb.image.alt)")
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_notebook_installs_the_library_it_needs_first(path):
+    """Downloaded or opened in Colab, a notebook runs on its own: its first code cell installs the
+    book's library at the book's version (tools/install_cell.py writes it)."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert has_install_cell(notebook, version()), (
+        f"{path.name}: the first code cell should install rnnbook=={version()}: "
+        "run .venv/bin/python tools/install_cell.py")

@@ -1,8 +1,8 @@
 """Build the learner's notebook and the reference solution from one master per exercise set.
 
-    python -m rnnbook.grading.assign            # regenerate and execute every set
-    python -m rnnbook.grading.assign 01         # one set
-    python -m rnnbook.grading.assign --check    # exit 1 if a committed notebook is out of date
+    python tools/assign_exercises.py            # regenerate and execute every set (make exercises)
+    python tools/assign_exercises.py 01         # one set
+    python tools/assign_exercises.py --check    # exit 1 if a committed notebook is out of date
 
 A master is a percent-format script, ``exercises/src/NN_name.py``, written with the same cell
 syntax as the chapters (``# %%``, ``# %% [markdown]``, ``tags=[...]``). It holds both versions:
@@ -12,7 +12,7 @@ syntax as the chapters (``# %%``, ``# %% [markdown]``, ``tags=[...]``). It holds
   instead; ``# BEGIN SOLUTION NO PROMPT`` leaves nothing. The replacement is done by otter's own
   ``otter.assign.solutions.replace_solutions``, so the syntax means exactly what it means in
   otter. (Otter's notebook pipeline, its tests and its grading are not used: see
-  :mod:`rnnbook.grade` for why.)
+  :mod:`rnnbook.grading.cli` for why.)
 * ``line  # EXERCISE``: a line only the learner sees, e.g. the buggy line of a find-the-bug
   question (the solution has the fixed line in a ``NO PROMPT`` block).
 * cells tagged ``exercise-only`` (the public ``check(...)`` cells, instructions) or
@@ -35,7 +35,12 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
+if __package__ in (None, ""):  # run as a script: python tools/assign_exercises.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.install_cell import add_install_cell  # noqa: E402
+from tools.install_cell import version as library_version  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 MASTERS = ROOT / "exercises" / "src"
 EXERCISE_TAG, SOLUTION_TAG = "exercise-only", "solution-only"
 EXERCISE_MARK = re.compile(r"\s*# EXERCISE\s*$")
@@ -61,6 +66,68 @@ def parse_master(text: str) -> list[dict]:
         cells.append({"type": cell.cell_type, "source": cell.source,
                       "tags": list(metadata.get("tags", [])), "meta": dict(metadata.get("meta", {}))})
     return cells
+
+
+# --- cross-references, for the learner's notebook -----------------------------------------------
+# The masters use the book's roles ({ref}, {eq}, {cite}): links on the website, but raw markup in
+# Jupyter or Colab. The learner's notebook gets plain text that reads well in both:
+# "Chapter 2 (Backpropagation through time)", "equation (4) of Chapter 2", "Cho et al. (2014)".
+ROLE = re.compile(r"\{(ref|eq|cite|numref)\}`([^`]*)`")
+
+
+def reference_index() -> dict[str, str]:
+    """What each label of the book reads as in plain text."""
+    index: dict[str, str] = {}
+    notebooks = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + masters()
+    for path in notebooks:
+        if path.suffix == ".ipynb":
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        else:
+            text = "\n".join(c["source"] for c in parse_master(path.read_text(encoding="utf-8"))
+                             if c["type"] == "markdown")
+        chapter = int(path.name[:2])
+        for label, level, title in re.findall(r"^\(([\w-]+)\)=\n(#+) (.+)$", text, re.M):
+            if path.suffix == ".py":
+                index[label] = f"the graded exercises on Chapter {chapter}"
+            elif len(level) == 1:
+                index[label] = f"Chapter {chapter} ({title.strip()})"
+            else:
+                index[label] = f"section \u201c{title.strip()}\u201d of Chapter {chapter}"
+        for number, label in enumerate(re.findall(r"\$\$\s*\((eq-[\w-]+)\)", text), start=1):
+            index[label] = f"equation ({number}) of Chapter {chapter}"
+    bib = (ROOT / "references.bib").read_text(encoding="utf-8")
+    for key, body in re.findall(r"@\w+\{([^,]+),(.*?)\n\}", bib, re.S):
+        authors = re.search(r"author\s*=\s*\{(.*)\},?\s*$", body, re.M)
+        year = re.search(r"year\s*=\s*\{?(\d{4})", body)
+        if authors and year:
+            names = [a.split(",")[0].strip(" {}") for a in authors.group(1).split(" and ")]
+            who = names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 \
+                else f"{names[0]} et al."
+            index[key] = f"{who} ({year.group(1)})"
+    return index
+
+
+def plain_references(text: str, index: dict[str, str]) -> str:
+    """``text`` with the book's cross-reference roles written out as plain text."""
+    def replace(match: re.Match) -> str:
+        role, target = match.groups()
+        explicit = re.fullmatch(r"(.*?)\s*<([^>]+)>", target)
+        if explicit:
+            return explicit.group(1)
+        label = target.strip()
+        if label not in index:
+            raise SystemExit(f"unknown reference {match.group(0)}: no label {label!r} in the book")
+        return index[label]
+    def span(match: re.Match) -> str:  # "{eq}`a` to {eq}`b`" of one chapter: "equations (2) to (5) of ..."
+        first, last = index.get(match.group(1), ""), index.get(match.group(2), "")
+        head, _, where = first.partition(" of ")
+        if first.startswith("equation (") and where and last.endswith(f" of {where}"):
+            return f"equations {head.split()[1]} to {last.split()[1]} of {where}"
+        return match.group(0)
+
+    text = re.sub(r"\{eq\}`([^`]+)` to \{eq\}`([^`]+)`", span, text)
+    return ROLE.sub(replace, text)
 
 
 def exercise_code(source: str) -> str:
@@ -115,6 +182,7 @@ def solution_lines(master_text: str) -> set[str]:
 def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
     """The (exercise, solution) notebooks of a master, not executed."""
     cells = parse_master(master.read_text(encoding="utf-8"))
+    index = reference_index()
     notebooks = []
     for version in ("exercise", "solution"):
         nb = nbformat.v4.new_notebook()
@@ -127,15 +195,22 @@ def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
                 continue
             tags = [t for t in cell["tags"] if t not in (EXERCISE_TAG, SOLUTION_TAG)]
             if cell["type"] == "markdown":
-                new = nbformat.v4.new_markdown_cell(cell["source"])
+                text = cell["source"]
+                if version == "exercise":
+                    text = plain_references(text, index)
+                new = nbformat.v4.new_markdown_cell(text)
             else:
                 transform = exercise_code if version == "exercise" else solution_code
-                new = nbformat.v4.new_code_cell(transform(cell["source"]))
+                code = transform(cell["source"])
+                if version == "exercise":
+                    code = plain_references(code, index)
+                new = nbformat.v4.new_code_cell(code)
             new.metadata.update(cell["meta"])
             new.id = f"{version}-{len(nb.cells):03d}"  # stable ids: regenerating changes no line
             if tags:
                 new.metadata["tags"] = tags
             nb.cells.append(new)
+        add_install_cell(nb, library_version())
         notebooks.append(nb)
     return notebooks[0], notebooks[1]
 

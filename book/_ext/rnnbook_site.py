@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 LAUNCH_SERVICES = ("binderhub_url", "jupyterhub_url", "thebe", "colab_url", "jupyterlite_url",
                    "deepnote_url")
-# The line rnnbook.save adds to the docstring of each function and class it generates.
+# The line tools/save_library.py adds to the docstring of each function and class it generates.
 DEFINED_IN = re.compile(
     r'^Defined in book/(?P<file>(?P<num>\d+)_\w+)\.ipynb, section "(?P<section>[^"]+)"\.$')
 GENERATED_FROM = re.compile(r"^Code defined in (?P<files>book/\S+\.ipynb(?:, book/\S+\.ipynb)*)")
@@ -153,7 +153,7 @@ def _process_docstring(app: Sphinx, what: str, name: str, obj, options, lines: l
 
 def _add_defined_in(app: Sphinx, obj, lines: list[str]) -> None:
     """Turn the docstring's 'Defined in book/NN_name.ipynb, section "..."' line (written by
-    rnnbook.save into code generated from a chapter) into a link to that section."""
+    tools/save_library.py into code generated from a chapter) into a link to that section."""
     found = [(i, m) for i, m in enumerate(DEFINED_IN.match(line.strip()) for line in lines) if m]
     if not found:
         return

@@ -160,6 +160,9 @@ print((tuple(logits.shape), tuple(state.shape), sum(p.numel() for p in model.par
 # class name, the constructor's arguments, the layer names (`i2h`, `h2h`, `h2o`) and what
 # `forward` returns: `(outputs, hidden_states)` with shapes `(T, n, output_size)` and
 # `(T, n, hidden_size)`.
+#
+# (Seed 001 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %%
 class SeedRNN(nn.Module):

@@ -134,6 +134,9 @@ check("q3", stacked_gradient_shapes=stacked_gradient_shapes)
 # state (size $h_{l-1}$, or $d$ for the first layer) to $h_l$, so it is $h_l \times h_{l-1}$: the
 # first layer is the only one whose input weights depend on $d$ (seed 000 quotes the same rule from
 # PyTorch's documentation for `weight_ih_l[k]`). Neither $T$ nor $n$ appears in a weight's shape.
+#
+# (Seed 000 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %% [markdown]
 # ## Question 4: fix the stacked forward pass

@@ -121,6 +121,9 @@ print(tuple(cell.weight_ih.shape), tuple(cell.weight_hh.shape), tuple(cell.bias_
 # not the same, although every weight is in the right place: one line computes a different
 # function from PyTorch's ({ref}`chap-gru-lstm` compares the two forms). Fix that line so that
 # `pytorch_gru_step` equals `nn.GRUCell`. Keep the parameter order.
+#
+# (Seed 003 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %%
 def pytorch_gru_step(X, H, params):

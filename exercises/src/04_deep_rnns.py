@@ -65,6 +65,9 @@ print(tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape), tuple(model.weigh
 # layer's state is never carried from one call to the next. Fix `deep_gru` so that `state` is a
 # pair `(H, H1)`, one initial state per layer, and it returns `(outputs, (H, H1))`. Keep the
 # parameter order and everything else.
+#
+# (Seed 003 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %% tags=["exercise-only"]
 def deep_gru(inputs, state, params):

@@ -81,6 +81,9 @@ print("equal to nn.GRU up to 1e-6:", torch.allclose(output, expected_output, ato
 # `split_h_n(h_n, num_layers)` returning `(forward, backward)`: the final states of every layer's
 # forward direction and of every layer's backward direction, each of shape `(L, n, h)`, layer 0
 # first. (Seed 002 quotes the documentation: `h_n.view(num_layers, num_directions, batch, hidden)`.)
+#
+# (Seed 002 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %%
 def split_h_n(h_n, num_layers):

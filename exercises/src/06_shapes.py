@@ -139,6 +139,9 @@ check("q3", last_layer_summary=last_layer_summary)
 # without any error (the seed printed "True" for it without checking). Fix both. Return
 # `(forward_final, backward_final)`, each `(B, H)`; `backward_final` is `None` for a
 # unidirectional module.
+#
+# (Seed 002 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %%
 def seed_final_states(output, H, bidirectional):

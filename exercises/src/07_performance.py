@@ -151,6 +151,9 @@ print(count_flops("LSTM", 35, 32, 28, 256, 2, True), (reference["step"], referen
 # wrong. It raises no error and is even right when the batch has a single sequence. Find it and
 # fix it. `inputs` is `(T, n, d)`; return `(Y, (H1, H2))` with `Y` of shape `(T n, q)`, rows in
 # the order of `torch.cat` over the steps, as in the seed.
+#
+# (Seed 003 is one of the five texts the book started from: forum threads and web
+# pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
 
 # %%
 def hoisted_seed_rnn(inputs, state, params):

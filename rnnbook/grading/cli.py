@@ -12,7 +12,7 @@ Why the grader is built this way (and not only on otter-grader)
 ---------------------------------------------------------------
 Otter-grader 7 (installed; measured in the project's toolchain notes) is a good *authoring*
 format, and the exercise masters keep its solution syntax (``# BEGIN SOLUTION``/``# END
-SOLUTION``, ``x = 1  # SOLUTION``; see :mod:`rnnbook.grading.assign`, which calls otter's own
+SOLUTION``, ``x = 1  # SOLUTION``; see the repository's ``tools/assign_exercises.py``, which calls otter's own
 ``replace_solutions``). Its *execution* model is not safe for grading on its own: ``otter run``
 executes the tests in the learner's kernel, where the learner's code can read and rewrite them or
 patch ``torch.allclose`` (a blank answer then scored full points), a killed kernel leaves no
