@@ -48,11 +48,12 @@ def test_a_notebook_copied_out_of_the_repository_runs_after_its_first_cell(tmp_p
     torch_pin = f"torch=={torch.__version__}"  # the CPU build this machine has (no CUDA download)
     _run([str(python), "-m", "pip", "install", "--quiet", torch_pin, "matplotlib", "ipykernel",
           "nbclient"])
-    missing = _run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('rnnbook'))"])
+    work = tmp_path / "downloads"  # outside the repository: nothing to import from the current folder
+    work.mkdir()
+    missing = _run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('rnnbook'))"],
+                   cwd=work)
     assert missing.stdout.strip() == "None", "the learner's environment must not have rnnbook yet"
 
-    work = tmp_path / "downloads"
-    work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
     env.update(PIP_FIND_LINKS=str(wheels), PIP_NO_INDEX="1", MPLBACKEND="Agg",
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
@@ -62,6 +63,6 @@ def test_a_notebook_copied_out_of_the_repository_runs_after_its_first_cell(tmp_p
         assert has_install_cell(nbformat.read(copy, as_version=4), version()), f"{relative}: no install cell"
         _run([str(python), "-c", RUN_ALL, copy.name], cwd=work, env=env)
     where = "import rnnbook; print(rnnbook.__version__, rnnbook.__file__)"
-    installed = _run([str(python), "-c", where], env=env)
+    installed = _run([str(python), "-c", where], env=env, cwd=work)
     assert installed.stdout.split()[0] == version()
     assert str(venv) in installed.stdout, "rnnbook should come from the learner's environment"
