@@ -597,8 +597,8 @@ def _solution_namespace(stem: str) -> dict:
     namespace = {"__name__": "__main__"}
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in _cells(ROOT / "solutions" / f"{stem}.ipynb"):
-            if cell["cell_type"] == "code":
-                exec(compile(_source(cell), f"<{stem}>", "exec"), namespace)
+            if cell["cell_type"] == "code" and "skip-execution" not in cell["metadata"].get("tags", []):
+                exec(compile(_source(cell), f"<{stem}>", "exec"), namespace)  # not the install cell
     torch.set_default_dtype(torch.float32)  # the BPTT solution sets float64
     return namespace
 
