@@ -13,7 +13,7 @@ export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/_build/.inductor-cache
 # came from: ATen's generic (unvectorized) kernels and MKL's conservative path change the last bits
 # of floating-point results, as another CPU would. A stored output that prints round-off digits,
 # or a claim that holds on one CPU only, fails here rather than on a reader's machine.
-NUMERIC_ENV ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+NUMERIC_ENV ?= ATEN_CPU_CAPABILITY=default
 
 .PHONY: book test lab library exercises execute lock browser sandbox test-browser clean
 
