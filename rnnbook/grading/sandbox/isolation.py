@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,6 @@ class Cgroup:
                         os.kill(int(pid), 9)
                     except (ProcessLookupError, ValueError):
                         pass
-                import time
-
                 time.sleep(0.02)
             try:
                 folder.rmdir()
