@@ -65,6 +65,7 @@ library: $(STAMP)
 execute: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make execute NB=book/NN_name.ipynb"; exit 2; }
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NB)
+	$(BIN)/python tools/strip_execution_metadata.py $(NB)
 	env $(NUMERIC_ENV) $(BIN)/python -m pytest -p no:xdist -q $(NB) tests/test_notebooks.py
 
 # Debian's Chromium for the browser tests (no browser download: Playwright drives this one).

@@ -55,18 +55,19 @@ def detach_state(state):
 
 def fit_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *, num_updates: int,
                        batches: str = "random", batch_size: int = 32, num_steps: int = 64,
-                       lr: float = 3e-3, max_norm: float = 1.0, eval_every: int = 50, seed: int = 0,
-                       log=print) -> dict[str, list]:
+                       lr: float = 3e-3, max_norm: float = 1.0, eval_every: int = 50,
+                       eval_at: tuple[int, ...] = (), seed: int = 0, log=print) -> dict[str, list]:
     """Train a language model with Adam and global-norm clipping (Chapter 8).
 
     ``batches="random"``: shuffled windows, each started from a zero state (as in Chapter 1).
     ``batches="sequential"``: truncated BPTT; row ``i`` of a minibatch continues row ``i`` of the
     previous one, so the final state is carried over, detached (equation eq-tbptt); it is reset
     at the start of every pass over the data. The validation perplexity is measured before
-    training and every ``eval_every`` updates. ``seconds`` is the CPU time (``time.process_time``)
-    spent in the updates, evaluation excluded: with one thread it equals the wall-clock time on an
-    idle machine, and other jobs sharing the machine do not inflate it (with several threads it
-    adds up their times). Returns the history: ``update``, ``train_perplexity`` (mean over the
+    training, every ``eval_every`` updates, after each update count in ``eval_at``
+    and at the end. ``seconds`` is the CPU time (``time.process_time``) spent in the updates,
+    evaluation excluded: with one thread it equals the wall-clock time on an idle machine, and
+    other jobs sharing the machine do not inflate it (with several threads it adds up their
+    times). Returns the history: ``update``, ``train_perplexity`` (mean over the
     updates since the previous point), ``valid_perplexity``, ``seconds``.
 
     Defined in book/08_language_models.ipynb, section "Four recurrent language models".
@@ -97,7 +98,7 @@ def fit_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *
             seconds += time.process_time() - start
             running.append(loss.item())
             update += 1
-            if update % eval_every == 0 or update == num_updates:
+            if update % eval_every == 0 or update in eval_at or update == num_updates:
                 model.eval()
                 valid = perplexity(model, valid_ids)
                 model.train()

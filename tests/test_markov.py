@@ -174,3 +174,15 @@ def test_fit_language_model_carries_state_only_when_sequential(batches):
         assert len(carried) >= 30 and not any(state.requires_grad for state in carried)
     with pytest.raises(ValueError, match="'random' or 'sequential'"):
         fit_language_model(recorder, ids, ids, num_updates=1, batches="shuffled")
+
+
+def test_fit_language_model_evaluates_at_the_requested_updates():
+    """Chapter 8 reads each model at the update where it has spent the arithmetic budget."""
+    torch.manual_seed(0)
+    ids = torch.arange(600) % 5
+    history = fit_language_model(RecurrentLM(5, 8, "rnn"), ids[:500], ids[500:], num_updates=12,
+                                 batch_size=2, num_steps=4, eval_every=5, eval_at=(3, 10, 12),
+                                 log=lambda _: None)
+    assert history["update"] == [0, 3, 5, 10, 12]
+    assert len(history["valid_perplexity"]) == len(history["seconds"]) == 5
+    assert history["seconds"] == sorted(history["seconds"])
