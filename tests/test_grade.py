@@ -715,3 +715,165 @@ def test_a_sandbox_that_cannot_start_stops_the_grader_before_grading(tmp_path):
     assert "the grading sandbox cannot start here, so nothing was graded" in run.stderr, run.stderr
     assert "ImportError: on purpose" in run.stderr, run.stderr
     assert not (tmp_path / "grades.csv").exists()
+
+
+# --- feedback that teaches: the classic mistakes, each planted in a solution ----------------------
+
+def _swap_blocks(w: torch.Tensor, gates: int, i: int, j: int) -> torch.Tensor:
+    blocks = list(w.chunk(gates))
+    blocks[i], blocks[j] = blocks[j], blocks[i]
+    return torch.cat(blocks)
+
+
+def _lstm_gates_ifog(ns):
+    """lstm_step reading PyTorch's gate blocks (i, f, g, o) as i, f, o, g."""
+    def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
+        return ns["lstm_step"](x, state, *(_swap_blocks(w, 4, 2, 3) for w in (w_ih, w_hh, b_ih, b_hh)))
+    return lstm_step
+
+
+def _gru_gates_zrn(ns):
+    """gru_step reading PyTorch's gate blocks (r, z, n) as z, r, n."""
+    def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
+        return ns["gru_step"](x, h, *(_swap_blocks(w, 3, 0, 1) for w in (w_ih, w_hh, b_ih, b_hh)))
+    return gru_step
+
+
+def _gru_reset_before_w_hn(ns):
+    """gru_step with the reset gate on the wrong side of W_hn (Cho et al.'s form)."""
+    def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
+        x_r, x_z, x_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
+        (W_hr, W_hz, W_hn), (b_hr, b_hz, b_hn) = w_hh.chunk(3), b_hh.chunk(3)
+        r, z = torch.sigmoid(x_r + h @ W_hr.T + b_hr), torch.sigmoid(x_z + h @ W_hz.T + b_hz)
+        return (1 - z) * torch.tanh(x_n + (r * h) @ W_hn.T + b_hn) + z * h
+    return gru_step
+
+
+def _stack_feeding_the_input_to_every_layer(ns):
+    from rnnbook.cells import gru_cell
+
+    def stacked_gru(inputs, h_0, layers):
+        finals = []
+        for layer, weights in enumerate(layers):
+            state, outputs = h_0[layer], []
+            for x in inputs:  # every layer reads the input sequence
+                state = gru_cell(x, state, *weights)
+                outputs.append(state)
+            finals.append(state)
+        return torch.stack(outputs), torch.stack(finals)
+    return stacked_gru
+
+
+def _stacked_forward_in_place(ns):
+    """Seed 000's pattern: each layer's new state written into one tensor in place."""
+    def stacked_forward(x, h_0, weight_ih, weight_hh, bias_ih, bias_hh):
+        h_t, outputs = h_0.clone(), []
+        for x_t in x:
+            below = x_t
+            for k in range(len(weight_ih)):
+                h_t[k] = torch.tanh(below @ weight_ih[k].T + bias_ih[k]
+                                    + h_t[k] @ weight_hh[k].T + bias_hh[k])
+                below = h_t[k]
+            outputs.append(below)
+        return torch.stack(outputs), h_t
+    return stacked_forward
+
+
+def _tbptt_without_detach(ns):
+    from torch.nn import functional as F
+
+    from rnnbook.data import sequential_batches
+    from rnnbook.language_models import RecurrentLM
+
+    def tbptt_losses(ids, batch_size, num_steps):
+        torch.manual_seed(0)
+        model = RecurrentLM(5, 8, "gru").double()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        losses, state = [], None
+        batches = sequential_batches(ids, batch_size, num_steps, generator=torch.Generator().manual_seed(0))
+        for X, Y in batches:
+            logits, state = model(X, state)  # the carried state is not detached
+            loss = F.cross_entropy(logits.reshape(-1, 5), Y.reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return torch.tensor(losses, dtype=torch.float64)
+    return tbptt_losses
+
+
+CLASSIC_MISTAKES = {  # id: (set, question, name, the mistake built from the solution's namespace, hint)
+    "gates in the wrong order (LSTM)": ("03_gru_lstm", "q2", "lstm_step", _lstm_gates_ifog,
+                                        "matches reading them as i, f, o, g"),
+    "gates in the wrong order (GRU)": ("03_gru_lstm", "q1", "gru_step", _gru_gates_zrn,
+                                       "the other way round (z, r)"),
+    "a transposed weight": ("01_rnn_from_scratch", "q1", "rnn_step",
+                            lambda ns: lambda X, H, W_ih, W_hh, b_h: torch.tanh(X @ W_ih.T + H @ W_hh + b_h),
+                            "your result matches H @ W_hh, the transposed weight"),
+    "a weight that does not fit": ("01_rnn_from_scratch", "q1", "rnn_step",
+                                   lambda ns: lambda X, H, W_ih, W_hh, b_h:
+                                   torch.tanh(X @ W_ih + H @ W_hh.T + b_h),
+                                   "check each product against the weights' shapes"),
+    "the reset gate on the wrong side of W_hn": ("03_gru_lstm", "q1", "gru_step", _gru_reset_before_w_hn,
+                                                 "after the product with W_hn"),
+    "h_n read from the wrong index": ("05_bidirectional", "q2", "split_h_n",
+                                      lambda ns: lambda h_n, L: (h_n[:L], h_n[L:]),
+                                      "reading it as (2, num_layers, n, h)"),
+    "the directions of h_n swapped": ("05_bidirectional", "q2", "split_h_n",
+                                      lambda ns: lambda h_n, L: (h_n[1::2], h_n[0::2]),
+                                      "the two directions swapped"),
+    "the input fed to every layer": ("04_deep_rnns", "q3", "stacked_gru",
+                                     _stack_feeding_the_input_to_every_layer,
+                                     "feed each layer the output of the layer below"),
+    "an in-place write": ("02_bptt", "q4", "stacked_forward", _stacked_forward_in_place,
+                          "was overwritten in place"),
+    "no detach between truncated segments": ("08_language_models", "q4", "tbptt_losses",
+                                             _tbptt_without_detach, "detach it before the next forward pass"),
+}
+
+
+@pytest.mark.parametrize("mistake", CLASSIC_MISTAKES)
+def test_a_classic_mistake_gets_its_hint_in_the_check_and_in_the_grade(mistake):
+    stem, question, name, build, hint = CLASSIC_MISTAKES[mistake]
+    chapter = load_exercise_set(stem[:2])
+    namespace = _solution_namespace(stem)
+    wrong = build(dict(namespace))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        chapter.check(question, **{name: wrong})
+    check = " ".join(printed.getvalue().split())  # the check wraps its lines
+    assert "failed" in check and hint in check, check
+    namespace[name] = wrong
+    hidden = [case for case in chapter.cases(seed=3) if case.question == question and case.hidden]
+    verdicts = [judge_case(case, answer_request(namespace, case.request)) for case in hidden]
+    assert not all(v.passed for v in verdicts)
+    assert any(hint in v.message for v in verdicts if not v.passed), [v.message for v in verdicts]
+    assert not any("Hint:" in v.message for v in verdicts if v.passed)
+
+
+def test_an_honest_wrong_answer_gets_no_hint():
+    """A hint is given only when the answer matches the mistake, not for any wrong answer."""
+    chapter = load_exercise_set("03")
+    namespace = _solution_namespace("03_gru_lstm")
+    namespace["gru_step"] = lambda x, h, *weights: h + 0.5
+    verdicts = [judge_case(case, answer_request(namespace, case.request))
+                for case in chapter.cases(seed=3) if case.question == "q1"]
+    assert verdicts and not any(v.passed for v in verdicts)
+    assert not any("Hint:" in v.message for v in verdicts)
+
+
+def test_the_grader_writes_the_hints_into_the_feedback(tmp_path):
+    nb = _notebook(ROOT / "solutions" / "03_gru_lstm.ipynb")
+    plant = ("import torch as _torch\n_right_lstm_step = lstm_step\n\n\n"
+             "def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):  # gates read as i, f, o, g\n"
+             "    def swap(w):\n"
+             "        i, f, g, o = w.chunk(4)\n"
+             "        return _torch.cat([i, f, o, g])\n"
+             "    return _right_lstm_step(x, state, *(swap(w) for w in (w_ih, w_hh, b_ih, b_hh)))\n")
+    nb["cells"].append(_code_cell(plant))  # after the solution's own lstm_step
+    submission = _save(nb, tmp_path / "gate_order.ipynb")
+    rows, _, _ = _grade("03", [submission], tmp_path, "--feedback", str(tmp_path / "feedback"))
+    points = _points(rows["gate_order.ipynb"])
+    assert points["q2"] == 0 and points["q1"] > 0
+    feedback = " ".join((tmp_path / "feedback" / "gate_order.txt").read_text().split())
+    assert "Hint: the gate blocks are stacked i, f, g, o" in feedback

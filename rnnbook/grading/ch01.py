@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import load_corpus
-from rnnbook.grading.judging import call_case, choice_case, judged_case, question, random_tensor
+from rnnbook.grading.judging import Mistake, call_case, choice_case, judged_case, question, random_tensor
 from rnnbook.grading.model import Case, ExerciseSet, Request
 from rnnbook.scratch import RNNLMScratch, clip_gradients, rnn_layer_forward
 
@@ -37,9 +37,19 @@ def rnn_step_case(label: str, generator: torch.Generator, n: int, d: int, h: int
     W_ih = random_tensor(generator, h, d, scale=scale)
     W_hh = random_tensor(generator, h, h, scale=scale)
     b_h = random_tensor(generator, h, scale=scale) * (0 if zero_bias else 1)
+    transposed = Mistake("W_hh is (h, h) and the state H holds one row per example, so the recurrent "
+                         "term is H @ W_hh.T; your result matches H @ W_hh, the transposed weight.",
+                         lambda: torch.tanh(X @ W_ih.T + H @ W_hh + b_h))
     return call_case("q1", "rnn_step", label, (X, H, W_ih, W_hh, b_h),
                      lambda: rnn_layer_forward(X[None], H, W_ih, W_hh, b_h)[1], what="H_t",
-                     hidden=hidden, points=points)
+                     hidden=hidden, points=points, mistakes=(transposed,), symptoms=(SHAPE_SYMPTOM,))
+
+
+# A product whose shapes do not fit: in q1, almost always a weight used without its transpose.
+SHAPE_SYMPTOM = ("cannot be multiplied",
+                 "check each product against the weights' shapes: W_ih is (h, d) and W_hh is (h, h), "
+                 "and a batch holds one example per row, so the step multiplies by the transposes: "
+                 "X @ W_ih.T + H @ W_hh.T.")
 
 
 Q1 = question(1, ("rnn_step",), public=lambda g: [

@@ -166,7 +166,15 @@ def stacked_forward_case(label: str, generator: torch.Generator, L: int, T: int,
     kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     names = ("dL/dx", "dL/dh_0", *(f"dL/d{kind}[{layer}]" for kind in kinds for layer in range(L)))
     request = Request("grad", "stacked_forward", args, wrt=(0, 1, 2, 3, 4, 5), cotangents=cotangents)
-    return judged_case("q4", label, request, reference, what=names, hidden=hidden, points=points)
+    return judged_case("q4", label, request, reference, what=names, hidden=hidden, points=points,
+                       symptoms=(INPLACE_SYMPTOM,))
+
+
+# Seed 000's bug: writing each layer's new state into one tensor in place.
+INPLACE_SYMPTOM = ("modified by an inplace operation",
+                   "a tensor that autograd saved for the backward pass was overwritten in place (for "
+                   "example h_t[layer] = ... on a tensor the forward pass reads); keep each new state "
+                   "as a new tensor and build h_n with torch.stack at the end.")
 
 
 Q4 = question(4, ("stacked_forward",), public=lambda g: [

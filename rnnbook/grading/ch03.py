@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from rnnbook.cells import gru_cell, lstm_cell
-from rnnbook.grading.judging import call_case, choice_case, question, random_layer, random_tensor
+from rnnbook.grading.judging import Mistake, call_case, choice_case, question, random_layer, random_tensor
 from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.modules import GRU, LSTM, RNN
 
@@ -32,6 +32,68 @@ def _cell_args(generator, n, d, h, gates, *, scale=1.0, zero_state=False, zero_b
     return x, state, weight_ih, weight_hh, bias_ih, bias_hh * (0 if zero_bias_hh else 1)
 
 
+# --- the classic mistakes of q1, q2 and q4, known by what they compute ---------------------------------
+
+def _swap_chunks(weights: tuple, gates: int, i: int, j: int) -> tuple:
+    """The weights with the blocks of gates ``i`` and ``j`` exchanged (rows of every tensor)."""
+    def swap(w):
+        blocks = list(w.chunk(gates))
+        blocks[i], blocks[j] = blocks[j], blocks[i]
+        return torch.cat(blocks)
+    return tuple(swap(w) for w in weights)
+
+
+def _gru_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh, *, reset_before_product=False):
+    """The update gate z and the candidate n of a GRU step; with ``reset_before_product`` the
+    reset gate multiplies h before the product with W_hn (Cho et al.'s form), not after."""
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+    W_hr, W_hz, W_hn = weight_hh.chunk(3)
+    b_hr, b_hz, b_hn = bias_hh.chunk(3)
+    r = torch.sigmoid(x_r + h @ W_hr.T + b_hr)
+    z = torch.sigmoid(x_z + h @ W_hz.T + b_hz)
+    if reset_before_product:
+        return z, torch.tanh(x_n + (r * h) @ W_hn.T + b_hn)
+    return z, torch.tanh(x_n + r * (h @ W_hn.T + b_hn))
+
+
+def gru_reset_before_product(x, h, *weights):
+    """The GRU step in Cho et al.'s form: the reset gate applied to h before the product with W_hn."""
+    z, n = _gru_gates(x, h, *weights, reset_before_product=True)
+    return (1 - z) * n + z * h
+
+
+def _gru_update_swapped(x, h, *weights):
+    z, n = _gru_gates(x, h, *weights)
+    return z * n + (1 - z) * h
+
+
+RESET_HINT = ("in PyTorch's form the reset gate multiplies (h W_hn^T + b_hn), after the product with "
+              "W_hn; your result matches r applied to h before the product (Cho et al.'s form).")
+
+
+def gru_mistakes(args: tuple) -> tuple[Mistake, ...]:
+    x, h, *weights = args
+    return (
+        Mistake("the gate blocks are stacked r, z, n in weight_ih, weight_hh and the biases; your result "
+                "matches reading the first two blocks the other way round (z, r).",
+                lambda: gru_cell(x, h, *_swap_chunks(tuple(weights), 3, 0, 1))),
+        Mistake(RESET_HINT, lambda: gru_reset_before_product(*args)),
+        Mistake("the update gate keeps the old state: h_t = (1 - z) * n + z * h; your result matches "
+                "z * n + (1 - z) * h.", lambda: _gru_update_swapped(*args)),
+    )
+
+
+def lstm_mistakes(args: tuple) -> tuple[Mistake, ...]:
+    x, state, *weights = args
+    return (
+        Mistake("the gate blocks are stacked i, f, g, o (g, the cell candidate, before o, the output "
+                "gate); your result matches reading them as i, f, o, g.",
+                lambda: lstm_cell(x, state, *_swap_chunks(tuple(weights), 4, 2, 3))),
+        Mistake("return (h, c) in that order: your result has the two swapped.",
+                lambda: tuple(reversed(lstm_cell(*args)))),
+    )
+
+
 # --- q1: GRU step ----------------------------------------------------------------------------------
 
 def gru_step_case(label: str, generator: torch.Generator, n: int, d: int, h: int, *, zero_state: bool = False,
@@ -39,7 +101,7 @@ def gru_step_case(label: str, generator: torch.Generator, n: int, d: int, h: int
     """A test of ``gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)`` (gates r, z, n)."""
     args = _cell_args(generator, n, d, h, 3, zero_state=zero_state, zero_bias_hh=zero_bias_hh)
     return call_case("q1", "gru_step", label, args, lambda: gru_cell(*args), what="new state", hidden=hidden,
-                     points=points)
+                     points=points, mistakes=gru_mistakes(args))
 
 
 Q1 = question(1, ("gru_step",), public=lambda g: [
@@ -60,7 +122,7 @@ def lstm_step_case(label: str, generator: torch.Generator, n: int, d: int, h: in
     x, h0, *weights = _cell_args(generator, n, d, h, 4, scale=scale)
     args = (x, (h0, random_tensor(generator, n, h) * (0 if zero_cell else 2)), *weights)
     return call_case("q2", "lstm_step", label, args, lambda: lstm_cell(*args), what=("h", "c"), hidden=hidden,
-                     points=points)
+                     points=points, mistakes=lstm_mistakes(args))
 
 
 Q2 = question(2, ("lstm_step",), public=lambda g: [
@@ -114,7 +176,8 @@ def pytorch_gru_step_case(label: str, generator: torch.Generator, n: int, d: int
     (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = bias_ih.chunk(3), bias_hh.chunk(3)
     params = (W_iz.T, W_hz.T, b_iz + b_hz, W_ir.T, W_hr.T, b_ir + b_hr, W_in.T, W_hn.T, b_in, b_hn)
     return call_case("q4", "pytorch_gru_step", label, (x, state, params), lambda: gru_cell(*args),
-                     what="new state (nn.GRUCell with the same weights)", hidden=hidden, points=points)
+                     what="new state (nn.GRUCell with the same weights)", hidden=hidden, points=points,
+                     mistakes=(Mistake(RESET_HINT, lambda: gru_reset_before_product(*args)),))
 
 
 Q4 = question(4, ("pytorch_gru_step",), public=lambda g: [

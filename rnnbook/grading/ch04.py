@@ -19,6 +19,7 @@ from torch import nn
 
 from rnnbook.cells import rnn_cell
 from rnnbook.grading.judging import (
+    Mistake,
     call_case,
     choice_case,
     compare_output_states,
@@ -111,9 +112,27 @@ def stacked_gru_case(label: str, generator: torch.Generator, L: int, T: int, n: 
     ``(weight_ih, weight_hh, bias_ih, bias_hh)`` per layer, against ``rnnbook.GRU``."""
     layers = tuple(random_layer(generator, 3, d if layer == 0 else h, h) for layer in range(L))
     inputs, h_0 = random_tensor(generator, T, n, d), random_tensor(generator, L, n, h)
+    every_layer_reads_input = Mistake(
+        _INPUT_HINT, lambda: _every_layer_reads_the_input(inputs, h_0, layers, d, h))
     return call_case("q3", "stacked_gru", label, (inputs, h_0, layers),
                      lambda: loaded_module(GRU, layers, d, h, num_layers=L)(inputs, h_0),
-                     what=("output", "h_n"), hidden=hidden, points=points)
+                     what=("output", "h_n"), hidden=hidden, points=points,
+                     mistakes=(every_layer_reads_input,), symptoms=_INPUT_SYMPTOMS)
+
+
+_INPUT_HINT = ("layer l > 1 reads the outputs of layer l - 1 at every step (h features), not the input "
+               "sequence; feed each layer the output of the layer below.")
+# A layer above the first given the input: its weight_ih is (3h, h), the input has d features.
+_INPUT_SYMPTOMS = (("cannot be multiplied", _INPUT_HINT), ("expected weight_ih of shape", _INPUT_HINT))
+
+
+def _every_layer_reads_the_input(inputs, h_0, layers, d, h):
+    """The classic mistake: every layer of the stack runs over the input sequence."""
+    finals, output = [], None
+    for layer, weights in enumerate(layers):
+        output, final = loaded_module(GRU, [weights], d, h)(inputs, h_0[layer:layer + 1])
+        finals.append(final[0])
+    return output, torch.stack(finals)
 
 
 Q3 = question(3, ("stacked_gru",), public=lambda g: [

@@ -16,6 +16,7 @@ import functools
 import torch
 
 from rnnbook.grading.judging import (
+    Mistake,
     call_case,
     choice_case,
     describe_answer,
@@ -64,8 +65,18 @@ def split_h_n_case(label: str, generator: torch.Generator, L: int, n: int, h: in
     """A test of ``split_h_n(h_n, num_layers)`` -> ``(forward, backward)``, each ``(L, n, h)``."""
     h_n = random_tensor(generator, 2 * L, n, h)
     view = h_n.view(L, 2, n, h)  # PyTorch's layout: layer-major, then direction
+    mistakes = (
+        Mistake("h_n is ordered layer by layer, and within a layer forward then backward: "
+                "h_n.view(num_layers, 2, n, h); your result matches reading it as (2, num_layers, n, h), "
+                "all forward states first.",
+                lambda: (h_n.view(2, L, n, h)[0], h_n.view(2, L, n, h)[1])),
+        Mistake("within each layer the forward direction comes first (index 0) and the backward "
+                "second; your result has the two directions swapped.",
+                lambda: (view[:, 1], view[:, 0])),
+    )
     return call_case("q2", "split_h_n", label, (h_n, L), lambda: (view[:, 0], view[:, 1]),
-                     what=("forward states", "backward states"), hidden=hidden, points=points)
+                     what=("forward states", "backward states"), hidden=hidden, points=points,
+                     mistakes=mistakes)
 
 
 Q2 = question(2, ("split_h_n",), public=lambda g: [

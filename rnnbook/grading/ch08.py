@@ -141,7 +141,17 @@ def tbptt_losses_case(label: str, generator: torch.Generator, length: int, batch
     return call_case("q4", "tbptt_losses", label, (ids, batch_size, num_steps),
                      lambda: reference_tbptt_losses(ids, batch_size, num_steps),
                      what=f"losses of every update ({length} tokens, {batch_size} streams, "
-                          f"{num_steps} steps)", rtol=1e-6, atol=1e-9, hidden=hidden, points=points)
+                          f"{num_steps} steps)", rtol=1e-6, atol=1e-9, hidden=hidden, points=points,
+                     symptoms=DETACH_SYMPTOMS)
+
+
+# Forgetting to detach the carried state: the next backward pass runs into the previous
+# minibatch's graph, which was freed (or whose weights the optimizer has since changed in place).
+_DETACH_HINT = ("the state carried into the next minibatch still holds the previous minibatch's graph; "
+                "detach it before the next forward pass (equation eq-tbptt: rnnbook.language_models."
+                "detach_state), rather than retaining the graph.")
+DETACH_SYMPTOMS = (("backward through the graph a second time", _DETACH_HINT),
+                   ("modified by an inplace operation", _DETACH_HINT))
 
 
 Q4 = question(4, ("tbptt_losses",), public=lambda g: [

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -20,7 +21,7 @@ from rnnbook.grading.model import Case, Failure, Question, Request, Unsupported,
 __all__ = ["judge_case", "describe_answer", "tensors_in", "compare_answer", "compare_tensor", "compare_value",
            "relative_close", "compare_parts", "compare_tensors", "compare_output_states", "PUBLIC_SEED",
            "public_generator", "random_tensor", "random_layer", "seeded_module", "loaded_module",
-           "judged_case", "call_case", "choice_case", "question"]
+           "Mistake", "diagnose", "judged_case", "call_case", "choice_case", "question"]
 
 
 def tensors_in(value) -> list:
@@ -33,9 +34,13 @@ def tensors_in(value) -> list:
 
 
 def judge_case(case: Case, result) -> Verdict:
-    """Apply ``case.judge`` to the learner's result, handling failures and empty answers first."""
+    """Apply ``case.judge`` to the learner's result, handling failures and empty answers first.
+
+    A failure whose message contains one of ``case.symptoms``' fragments gets that symptom's hint.
+    """
     if isinstance(result, Failure):
-        return Verdict(False, result.message)
+        hints = [hint for fragment, hint in case.symptoms if fragment in result.message]
+        return Verdict(False, result.message + "".join(f" Hint: {hint}" for hint in hints[:1]))
     if result is None or result is Ellipsis:
         return Verdict(False, f"not answered yet: `{case.request.name}` gave "
                               f"{'None' if result is None else '...'}")
@@ -213,19 +218,50 @@ def loaded_module(cls, layers, *args, reverse=(), **kwargs):
     return module.requires_grad_(False)
 
 
+# --- classic mistakes ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mistake:
+    """A mistake learners make, known by what it computes: ``result()`` is the wrong answer it gives
+    on a case's inputs, and ``hint`` says what to look at. A failed answer that equals the result
+    of a mistake (as the case compares) gets its hint; no code is read."""
+
+    hint: str
+    result: Callable[[], object]
+
+
+def diagnose(got, mistakes: Sequence[Mistake], compare: Callable[..., Verdict], what,
+             **options) -> str | None:
+    """The hint of the first of ``mistakes`` whose result ``got`` equals, or None."""
+    for mistake in mistakes:
+        try:
+            wrong = mistake.result()
+        except Exception:  # noqa: BLE001 - a variant that cannot run on these inputs matches nothing
+            continue
+        if compare(wrong, got, what, **options).passed:
+            return mistake.hint
+    return None
+
+
 # --- case builders -------------------------------------------------------------------------------
 
 def judged_case(question: str, label: str, request: Request, reference: Callable[[], object], *,
                 compare: Callable[..., Verdict] = compare_answer, what: str | tuple[str, ...] = "result",
-                hidden: bool = True, points: float = 1.0, **options) -> Case:
+                hidden: bool = True, points: float = 1.0, mistakes: Sequence[Mistake] = (),
+                symptoms: tuple[tuple[str, str], ...] = (), **options) -> Case:
     """A case that asks ``request`` and judges the answer with ``compare(reference(), answer,
     what, **options)`` (by default :func:`compare_answer`: ``what`` names the result in the
     messages, or its items when it is a tuple). ``reference`` is called only when an answer is
-    judged, never in the sandbox."""
+    judged, never in the sandbox. A wrong answer that matches one of ``mistakes`` gets its hint;
+    one that fails with an error containing a fragment of ``symptoms`` gets that hint."""
     def judge(got):
-        return compare(reference(), got, what, **options)
+        verdict = compare(reference(), got, what, **options)
+        if verdict.passed or not mistakes:
+            return verdict
+        hint = diagnose(got, mistakes, compare, what, **options)
+        return verdict if hint is None else Verdict(False, f"{verdict.message}. Hint: {hint}")
 
-    return Case(question, label, request, judge, points, hidden)
+    return Case(question, label, request, judge, points, hidden, tuple(symptoms))
 
 
 def call_case(question: str, name: str, label: str, args: tuple, reference: Callable[[], object],

@@ -107,6 +107,8 @@ class Case:
     judge: Callable[[Any], Verdict]
     points: float = 1.0
     hidden: bool = False
+    # (a fragment of an error message, what to look at): hints for answers that fail with that error
+    symptoms: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,5 +175,4 @@ class ExerciseSet:
 
 
 def _as_hidden(case: Case) -> Case:
-    return case if case.hidden else Case(case.question, case.label, case.request, case.judge,
-                                         case.points, True)
+    return case if case.hidden else dataclasses.replace(case, hidden=True)
