@@ -117,15 +117,18 @@ Q3 = question(3, ("temperature_probs",), public=lambda g: [
 
 # --- q4: truncated BPTT with a detached state -----------------------------------------------------
 
-def reference_tbptt_losses(ids: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
-    """The losses of the question's training loop, with the carried state detached (eq-tbptt)."""
+def reference_tbptt_losses(ids: torch.Tensor, batch_size: int, num_steps: int, *,
+                           detach: bool = True) -> torch.Tensor:
+    """The losses of the question's training loop, with the carried state detached (eq-tbptt).
+    ``detach=False`` is the mistake the question is about: the second update then fails."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = RecurrentLM(5, 8, "gru").double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     losses, state = [], None
     for X, Y in sequential_batches(ids, batch_size, num_steps, generator=torch.Generator().manual_seed(0)):
-        logits, state = model(X, None if state is None else detach_state(state))
+        carried = detach_state(state) if detach and state is not None else state
+        logits, state = model(X, carried)
         loss = F.cross_entropy(logits.reshape(-1, 5), Y.reshape(-1))
         optimizer.zero_grad()
         loss.backward()
