@@ -51,9 +51,11 @@ check("q1", gru_step=gru_step)
 
 # %% [markdown] tags=["solution-only"]
 # Each projection gives the three gates' pre-activations side by side, and `chunk(3, dim=1)` cuts
-# them apart. The reset gate multiplies `h_n`, which already contains `b_hn`: that is PyTorch's
-# form, which differs from the form of {cite}`cho2014learning` only through that bias. The new state
-# keeps the fraction `z` of the old one.
+# them apart. The reset gate multiplies `h_n`, the recurrent product *and* its bias `b_hn`: that
+# is PyTorch's form. The form of {cite}`cho2014learning` applies the reset gate to the state
+# *before* the product, $\mathbf{W}_{hn}(\mathbf{r}\odot\mathbf{h})$, which is a different
+# function ({ref}`chap-gru-lstm` compares the two, and Question 4 fixes a step written in that
+# form). The new state keeps the fraction `z` of the old one.
 
 # %% [markdown]
 # ## Question 2: one LSTM step
