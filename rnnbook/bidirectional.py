@@ -54,14 +54,17 @@ def run_direction(cell, inputs: Tensor, weights: tuple, state=None, reverse: boo
 
     Defined in book/05_bidirectional.ipynb, section "Two chains of states".
     """
-    num_steps = inputs.shape[0]
     if state is None:
         state = zero_state(cell, inputs.shape[1], weights[1].shape[1], inputs)
-    steps = range(num_steps - 1, -1, -1) if reverse else range(num_steps)
-    hiddens: list[Tensor | None] = [None] * num_steps
-    for t in steps:
-        state = cell(inputs[t], state, *weights)
-        hiddens[t] = state[0] if isinstance(state, tuple) else state
+    # unbind, not inputs[t]: for every step, the backward pass of inputs[t] would fill a zero
+    # tensor of the full size (T, n, d) with that step's gradient.
+    steps = inputs.unbind(0)  # T tensors (n, d)
+    hiddens = []
+    for x_t in reversed(steps) if reverse else steps:
+        state = cell(x_t, state, *weights)
+        hiddens.append(state[0] if isinstance(state, tuple) else state)
+    if reverse:
+        hiddens.reverse()  # position t holds the state just after reading step t
     return torch.stack(hiddens), state
 
 
@@ -118,7 +121,8 @@ class SequenceTagger(nn.Module):
 
 def train_tagger(model: nn.Module, X: Tensor, Y: Tensor, num_updates: int, batch_size: int = 64,
                  lr: float = 0.01, seed: int = 0) -> list[float]:
-    """Train a tagger with Adam on random minibatches of ``(X, Y)``, both ``(N, T)`` (Chapter 5).
+    """Train a tagger with Adam on random minibatches of ``(X, Y)``, both ``(N, T)``: ``N``
+    sequences of ``T`` steps (Chapter 5).
 
     Returns the training loss (mean cross-entropy per position) of every update.
 

@@ -25,13 +25,17 @@ class RNNBase(nn.Module):
     many gates a cell has (``num_gates``), how many tensors its state holds (``num_states``), and
     what one step computes (:meth:`cell`).
 
-    Layer ``k`` of direction ``d`` has the parameters ``weight_ih_l{k}{s}`` of shape
-    ``(num_gates * hidden_size, H_k)`` with ``H_0 = input_size`` and
-    ``H_k = num_directions * hidden_size`` for ``k > 0``, ``weight_hh_l{k}{s}`` of shape
+    Layer ``k`` of each direction has the parameters ``weight_ih_l{k}{s}`` of shape
+    ``(num_gates * hidden_size, d_k)`` with ``d_0 = input_size`` and
+    ``d_k = num_directions * hidden_size`` for ``k > 0``, ``weight_hh_l{k}{s}`` of shape
     ``(num_gates * hidden_size, hidden_size)``, and, if ``bias``, ``bias_ih_l{k}{s}`` and
     ``bias_hh_l{k}{s}`` of shape ``(num_gates * hidden_size,)``, where the suffix ``s`` is
     ``""`` for the forward direction and ``"_reverse"`` for the backward one. Every parameter starts
     uniform in ``[-1/sqrt(hidden_size), 1/sqrt(hidden_size)]``.
+
+    Shapes use the book's letters: ``T`` steps, ``n`` sequences in the batch, ``d`` input
+    features (``input_size``), ``h`` hidden units (``hidden_size``); ``L`` is only ever a number of
+    layers (``num_layers``).
 
     Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
     """
@@ -118,7 +122,7 @@ class RNNBase(nn.Module):
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...], weight_ih: Tensor, weight_hh: Tensor,
              bias_ih: Tensor | None, bias_hh: Tensor | None) -> tuple[Tensor, ...]:
-        """One time step: map the input ``x`` (n, H_in) and the state tuple to the next state tuple."""
+        """One time step: map the input ``x`` (n, d_k) and the state tuple to the next state tuple."""
         raise NotImplementedError
 
     # ----- checks -----------------------------------------------------------------------------
@@ -127,10 +131,11 @@ class RNNBase(nn.Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected the input to be a Tensor, got {type(input).__name__} "
                             "(PackedSequence is not supported by the book's modules)")
-        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+        layout = "(n, T, d)" if self.batch_first else "(T, n, d)"
         if input.dim() not in (2, 3):
-            raise ValueError(f"{name}: expected a 3-D input {layout} or a 2-D unbatched input "
-                             f"(L, H_in), got a {input.dim()}-D input of shape {tuple(input.shape)}")
+            raise ValueError(f"{name}: expected a 3-D input {layout} or a 2-D unbatched input (T, d) "
+                             "(T steps, n sequences, d = input_size features), got a "
+                             f"{input.dim()}-D input of shape {tuple(input.shape)}")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"{name}: expected input.size(-1) == input_size = {self.input_size}, "
                                f"got {input.shape[-1]} (input of shape {tuple(input.shape)})")
@@ -144,9 +149,9 @@ class RNNBase(nn.Module):
                              f"{tuple(input.shape)}")
 
     def _initial_states(self, hx, input: Tensor, is_batched: bool) -> tuple[Tensor, ...]:
-        """Check ``hx`` and return the initial states, each (num_layers * num_directions, N, H)."""
+        """Check ``hx`` and return the initial states, each (num_layers * num_directions, n, h)."""
         name = type(self).__name__
-        batch_size = input.shape[1]  # input is (L, N, H_in) here
+        batch_size = input.shape[1]  # input is (T, n, d) here
         expected = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
         if hx is None:
             zeros = torch.zeros(expected, dtype=input.dtype, device=input.device)
@@ -182,37 +187,41 @@ class RNNBase(nn.Module):
     # ----- the computation ---------------------------------------------------------------------
     def _run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
                        reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run one layer in one direction over ``inputs`` (L, N, H_in).
+        """Run one layer in one direction over ``inputs`` (T, n, d_k).
 
-        Returns the hidden states of all steps (L, N, H), aligned with the input: position ``t``
+        Returns the hidden states of all steps (T, n, h), aligned with the input: position ``t``
         holds the state after reading step ``t`` (for the reverse direction, after reading steps
-        ``L-1, ..., t``), and the final state tuple.
+        ``T-1, ..., t``), and the final state tuple.
         """
-        seq_len = inputs.shape[0]
-        steps = range(seq_len - 1, -1, -1) if reverse else range(seq_len)
-        outputs: list[Tensor | None] = [None] * seq_len
-        for t in steps:
-            state = self.cell(inputs[t], state, *weights)
-            outputs[t] = state[0]
+        # unbind, not inputs[t]: for every step, the backward pass of inputs[t] would fill a zero
+        # tensor of the full size (T, n, d_k) with that step's gradient.
+        steps = inputs.unbind(0)  # T tensors (n, d_k)
+        outputs = []
+        for x_t in reversed(steps) if reverse else steps:
+            state = self.cell(x_t, state, *weights)
+            outputs.append(state[0])
+        if reverse:
+            outputs.reverse()  # position t holds the state after reading step t
         return torch.stack(outputs), state
 
     def forward(self, input: Tensor, hx=None):
         """Run the stacked network over a sequence.
 
-        ``input``: ``(L, N, H_in)``, or ``(N, L, H_in)`` if ``batch_first``, or ``(L, H_in)``
-        unbatched. ``hx``: the initial state ``(num_layers * num_directions, N, hidden_size)``
-        (2-D without ``N`` if unbatched; a pair ``(h_0, c_0)`` for the LSTM), zeros if None.
+        ``input``: ``(T, n, d)``, or ``(n, T, d)`` if ``batch_first``, or ``(T, d)`` unbatched,
+        with ``d = input_size``. ``hx``: the initial state ``(num_layers * num_directions, n,
+        hidden_size)`` (2-D without ``n`` if unbatched; a pair ``(h_0, c_0)`` for the LSTM),
+        zeros if None.
         Returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for the LSTM): ``output`` holds the
-        last layer's hidden states at every step, ``(L, N, num_directions * hidden_size)`` (batch
+        last layer's hidden states at every step, ``(T, n, num_directions * hidden_size)`` (batch
         first if ``batch_first``), and ``h_n[layer * num_directions + direction]`` the final state
         of that layer and direction. ``batch_first`` does not apply to ``h_n``.
         """
         self._check_input(input)
         is_batched = input.dim() == 3
         if not is_batched:
-            input = input.unsqueeze(1)  # (L, 1, H_in)
+            input = input.unsqueeze(1)  # (T, 1, d)
         elif self.batch_first:
-            input = input.transpose(0, 1)  # (L, N, H_in): time first inside
+            input = input.transpose(0, 1)  # (T, n, d): time first inside
         initial = self._initial_states(hx, input, is_batched)
 
         layer_input = input
@@ -228,12 +237,12 @@ class RNNBase(nn.Module):
                 direction_outputs.append(output)
                 for k, s in enumerate(state):
                     finals[k].append(s)
-            layer_input = torch.cat(direction_outputs, dim=-1)  # (L, N, num_directions * H)
+            layer_input = torch.cat(direction_outputs, dim=-1)  # (T, n, num_directions * h)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, p=self.dropout, training=True)
 
         output = layer_input
-        final = [torch.stack(f) for f in finals]  # each (num_layers * num_directions, N, H)
+        final = [torch.stack(f) for f in finals]  # each (num_layers * num_directions, n, h)
         if not is_batched:
             output = output.squeeze(1)
             final = [f.squeeze(1) for f in final]

@@ -83,6 +83,36 @@ def test_run_direction_aligns_the_reverse_states_with_the_input():
     assert torch.allclose(outputs, reference.flip(0), atol=1e-14)
 
 
+@pytest.mark.parametrize("kind", CELLS)
+def test_joined_stack_backward_equals_torch(kind):
+    """Two joined bidirectional layers: the gradients of the input and of every weight equal those
+    of torch's bidirectional module in float64; the steps are read with unbind, not indexed."""
+    cell, module_class = CELLS[kind]
+    torch.manual_seed(0)
+    d, h, T, n = 3, 4, 9, 2
+    module = module_class(d, h, num_layers=2, bidirectional=True).double()
+    layers = [(layer_weights(module, k), layer_weights(module, k, reverse=True)) for k in range(2)]
+    x = torch.randn(T, n, d, dtype=torch.float64)
+    weights = torch.randn(T, n, 2 * h, dtype=torch.float64)
+    gradients = []
+    for run in (lambda x_: bidirectional_joined(cell, x_, layers)[0], lambda x_: module(x_)[0]):
+        module.zero_grad()
+        x_ = x.clone().requires_grad_()
+        output = run(x_)
+        (output * weights).sum().backward()
+        gradients.append([x_.grad] + [p.grad.clone() for p in module.parameters()])
+        if len(gradients) == 1:
+            nodes, stack = set(), [output.grad_fn]
+            while stack:
+                node = stack.pop()
+                if node is not None and node not in nodes:
+                    nodes.add(node)
+                    stack.extend(next_node for next_node, _ in node.next_functions)
+            assert "SelectBackward0" not in {type(node).__name__ for node in nodes}
+    for a, b in zip(*gradients, strict=True):
+        assert torch.allclose(a, b, atol=1e-12, rtol=0)
+
+
 def test_layer_weights_without_bias():
     module = nn.GRU(3, 4, bias=False)
     weight_ih, weight_hh, bias_ih, bias_hh = layer_weights(module, 0)

@@ -40,17 +40,18 @@ from rnnbook.grading.ch05 import check
 def bigru_layer(inputs, h_0, forward_weights, backward_weights):
     """A one-layer bidirectional GRU: (output (T, n, 2h), h_n (2, n, h))."""
     # BEGIN SOLUTION
-    T = inputs.shape[0]
-    forward, backward = [None] * T, [None] * T
+    steps = inputs.unbind(0)  # one view per step (indexing inputs[t] would cost a full-size
+    forward, backward = [], []  # zero tensor per step in the backward pass, Chapter 7)
     h = h_0[0]
-    for t in range(T):
-        h = gru_cell(inputs[t], h, *forward_weights)
-        forward[t] = h
+    for x in steps:
+        h = gru_cell(x, h, *forward_weights)
+        forward.append(h)
     h_forward = h
     h = h_0[1]
-    for t in reversed(range(T)):
-        h = gru_cell(inputs[t], h, *backward_weights)
-        backward[t] = h  # aligned with the input: position t holds the state after reading step t
+    for x in reversed(steps):
+        h = gru_cell(x, h, *backward_weights)
+        backward.append(h)
+    backward.reverse()  # aligned with the input: position t holds the state after reading step t
     output = torch.cat([torch.stack(forward), torch.stack(backward)], dim=-1)
     return output, torch.stack([h_forward, h])
     # END SOLUTION
