@@ -25,21 +25,8 @@ class MarkovChain:
     """
 
     def __init__(self, probs: Tensor, order: int):
-        if probs.dim() != 2:
-            raise ValueError(f"probs must have shape (q**order, q), got shape {tuple(probs.shape)}")
-        if order < 1:
-            raise ValueError(f"order must be at least 1, got {order}")
-        vocab_size = probs.shape[1]
-        if probs.shape[0] != vocab_size ** order:
-            raise ValueError(f"an order-{order} chain over {vocab_size} tokens has {vocab_size ** order} "
-                             f"contexts, but probs has {probs.shape[0]} rows")
-        probs = probs.double()
-        if not bool((probs > 0).all()):
-            raise ValueError("every transition probability must be positive (smooth the counts)")
-        if not torch.allclose(probs.sum(dim=1), torch.ones(len(probs), dtype=torch.float64), atol=1e-6):
-            raise ValueError("every row of probs must sum to 1")
-        probs = probs / probs.sum(dim=1, keepdim=True)  # exactly stochastic in float64
-        self.probs, self.order, self.vocab_size = probs, order, vocab_size
+        probs = _check_probs(probs, order)
+        self.probs, self.order, self.vocab_size = probs, order, probs.shape[1]
         self.num_contexts = probs.shape[0]
         self._stationary: Tensor | None = None
 
@@ -68,6 +55,8 @@ class MarkovChain:
         oldest token of the context and ``r`` the rest: the context graph is sparse (``q`` edges
         leave every context), so a step costs ``q**(k+1)`` operations, not ``q**(2k)``. Iterates
         until the L1 change is below ``tol``. The result is cached.
+
+        Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
         """
         if self._stationary is None:
             q = self.vocab_size
@@ -86,7 +75,10 @@ class MarkovChain:
         return self._stationary
 
     def entropy_rate(self) -> float:
-        """``H = -sum_s pi(s) sum_x P(x|s) log P(x|s)`` in nats per token (equation eq-entropy-rate)."""
+        """``H = -sum_s pi(s) sum_x P(x|s) log P(x|s)`` in nats per token (equation eq-entropy-rate).
+
+        Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
+        """
         pi = self.stationary_distribution()
         return float(-(pi[:, None] * self.probs * torch.log(self.probs)).sum())
 
@@ -96,6 +88,8 @@ class MarkovChain:
         The first context is drawn from the stationary distribution, so every position of the
         sample has the same distribution (no burn-in is needed); then each token is drawn from
         ``P(x | context)`` by inverting its cumulative distribution with one uniform number.
+
+        Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
         """
         if num_tokens < self.order:
             raise ValueError(f"num_tokens must be at least the order {self.order}, got {num_tokens}")
@@ -125,6 +119,28 @@ def _check_ids(ids: Tensor, vocab_size: int, order: int) -> Tensor:
         raise ValueError(f"token indices must be in 0..{vocab_size - 1}, "
                          f"got {int(ids.min())}..{int(ids.max())}")
     return ids
+
+
+def _check_probs(probs: Tensor, order: int) -> Tensor:
+    """``probs`` as an exactly stochastic float64 table, after checking its shape and entries.
+
+    Defined in book/08_language_models.ipynb, section "Fitting a chain: add-alpha smoothing".
+    """
+    if probs.dim() != 2:
+        raise ValueError(f"probs must have shape (q**order, q), got shape {tuple(probs.shape)}")
+    if order < 1:
+        raise ValueError(f"order must be at least 1, got {order}")
+    vocab_size = probs.shape[1]
+    if probs.shape[0] != vocab_size ** order:
+        raise ValueError(f"an order-{order} chain over {vocab_size} tokens has {vocab_size ** order} "
+                         f"contexts, but probs has {probs.shape[0]} rows")
+    probs = probs.double()
+    if not bool((probs > 0).all()):
+        raise ValueError("every transition probability must be positive (smooth the counts)")
+    if not torch.allclose(probs.sum(dim=1), torch.ones(len(probs), dtype=torch.float64), atol=1e-6):
+        raise ValueError("every row of probs must sum to 1")
+    probs = probs / probs.sum(dim=1, keepdim=True)  # exactly stochastic in float64
+    return probs
 
 
 def fit_markov_chain(ids: Tensor, vocab_size: int, order: int, alpha: float) -> MarkovChain:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "max_difference", "below", "agree", "show_error"]
+__all__ = ["set_seed", "max_difference", "below", "agree", "show_error", "add_to_class"]
 
 
 def set_seed(seed: int = 0, num_threads: int = 1) -> None:
@@ -107,3 +107,17 @@ def show_error(*kinds: type[BaseException]) -> Iterator[None]:
     else:
         names = " or ".join(k.__name__ for k in kinds)
         raise AssertionError(f"expected the block to raise {names}, but it ran without error")
+
+
+def add_to_class(cls: type):
+    """Decorator that adds the function it decorates to ``cls`` as a method (d2l's ``add_to_class``).
+
+    A chapter builds a class up over several cells this way, each method next to the text that
+    explains it. ``make library`` writes such methods into the class's body in the generated
+    module, so the library itself never needs this.
+    """
+    def register(method):
+        method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+        setattr(cls, method.__name__, method)
+        return method
+    return register

@@ -1,7 +1,10 @@
 """The library modules generated from #@save cells must match the chapters exactly."""
 
+import ast
 import importlib
 import inspect
+
+import pytest
 
 from tools.save_library import GENERATED, ROOT, orphans, render_module, saved_blocks
 
@@ -41,3 +44,28 @@ def test_a_module_whose_cells_were_all_deleted_is_noticed(tmp_path):
     modules = saved_blocks()
     assert [p.name for p in orphans(modules, tmp_path)] == ["gone.py"]
     assert orphans(modules) == [], "a generated module in rnnbook/ has no #@save cells left"
+
+
+def test_methods_added_in_later_cells_are_written_into_the_class():
+    """A chapter may build a class over several cells with @add_to_class (d2l's idea); the
+    generated module has one plain class, and the chapter's definitions behave the same."""
+    blocks = [
+        ("book/09_x.ipynb", "Counting", 'import torch\n\n\nclass Counter:\n    """Counts."""\n\n'
+         "    def __init__(self):\n        self.n = torch.tensor(0)\n"),
+        ("book/09_x.ipynb", "Adding", "from rnnbook.utils import add_to_class\n\n\n@add_to_class(Counter)\n"
+         'def add(self, k: int) -> "Counter":\n    """Add k."""\n    self.n = self.n + k\n'
+         "    return self\n\n\n"
+         'def double(c):\n    """Twice."""\n    return 2 * c.n\n'),
+    ]
+    text = render_module("counter", blocks)
+    assert "add_to_class" not in text
+    tree = ast.parse(text)
+    counter = next(item for item in tree.body if getattr(item, "name", "") == "Counter")
+    assert [f.name for f in counter.body if hasattr(f, "name")] == ["__init__", "add"]
+    assert 'Defined in book/09_x.ipynb, section "Adding".' in text
+    assert '__all__ = ["Counter", "double"]' in text
+    namespace = {}
+    exec(compile(text, "counter.py", "exec"), namespace)
+    assert int(namespace["double"](namespace["Counter"]().add(3).add(4))) == 14
+    with pytest.raises(SystemExit, match="names a class that no earlier"):
+        render_module("counter", blocks[1:])

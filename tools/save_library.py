@@ -126,19 +126,71 @@ def _public_names(body: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if not n.startswith("_")]
 
 
+def _is_add_to_class(decorator: ast.expr) -> bool:
+    """``@add_to_class(Name)`` or ``@rnnbook.utils.add_to_class(Name)``."""
+    if not (isinstance(decorator, ast.Call) and len(decorator.args) == 1
+            and isinstance(decorator.args[0], ast.Name)):
+        return False
+    function = decorator.func
+    return (isinstance(function, ast.Name) and function.id == "add_to_class") or (
+        isinstance(function, ast.Attribute) and function.attr == "add_to_class")
+
+
+def _split_added_methods(body: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split ``body`` into the code that stays at the top level and the methods it adds to a class
+    with ``@add_to_class(Class)`` (a chapter builds a class up over several cells that way, as d2l
+    does): ``[(class name, the method's source without that decorator, indented for a class body)]``."""
+    tree = ast.parse(body)
+    lines = body.splitlines()
+    methods, removed = [], set()
+    for item in tree.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        marks = [d for d in item.decorator_list if _is_add_to_class(d)]
+        if not marks:
+            continue
+        start = min(d.lineno for d in item.decorator_list) - 1
+        skip = {i for d in marks for i in range(d.lineno - 1, d.end_lineno)}
+        text = [lines[i] for i in range(start, item.end_lineno) if i not in skip]
+        methods.append((marks[0].args[0].id, "\n".join(f"    {line}" if line.strip() else ""
+                                                        for line in text)))
+        removed.update(range(start, item.end_lineno))
+    kept = [line for i, line in enumerate(lines) if i not in removed]
+    return re.sub(r"\n{3,}", "\n\n\n", "\n".join(kept)).strip("\n"), methods
+
+
+def _add_method(bodies: list[str], class_name: str, method: str, module: str) -> None:
+    """Append ``method`` to the body of class ``class_name``, defined in one of ``bodies``."""
+    for index, body in enumerate(bodies):
+        for item in ast.parse(body).body:
+            if isinstance(item, ast.ClassDef) and item.name == class_name:
+                lines = body.splitlines()
+                lines.insert(item.end_lineno, "\n" + method)
+                bodies[index] = "\n".join(lines)
+                return
+    raise SystemExit(f"rnnbook/{module}.py: @add_to_class({class_name}) names a class that no earlier "
+                     f"'#@save {module}' cell defines")
+
+
 def render_module(name: str, blocks: list[tuple[str, str, str]]) -> str:
-    """Return the text of ``rnnbook/<name>.py`` built from its saved blocks."""
+    """Return the text of ``rnnbook/<name>.py`` built from its saved blocks. Methods that a cell
+    adds with ``@add_to_class(Class)`` are written into the class's body."""
     imports: list[str] = []
     bodies: list[str] = []
     previous = None
     for chapter, section, code in blocks:
         kept = []
         for line in code.splitlines():
+            if re.fullmatch(r"from rnnbook(\.utils)? import add_to_class", line.strip()):
+                continue  # only the chapter needs it: the module gets the methods in the class
             if line.startswith(("import ", "from ")) and line not in imports:
                 imports.append(line)
             elif not line.startswith(("import ", "from ")):
                 kept.append(line)
         body = _with_provenance("\n".join(kept).strip("\n"), chapter, section)
+        body, methods = _split_added_methods(body)
+        for class_name, method in methods:
+            _add_method(bodies, class_name, method, name)
         if body:
             comment = f"# From {chapter}, section \"{section}\".\n" if (chapter, section) != previous else ""
             bodies.append(comment + body)
