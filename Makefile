@@ -43,7 +43,7 @@ book: $(STAMP)
 	@echo "Open the book: file://$(CURDIR)/_build/html/index.html"
 
 test: $(STAMP) browser sandbox
-	$(BIN)/ruff check rnnbook tests tools book/_ext exercises/src conftest.py
+	$(BIN)/ruff check rnnbook tests tools book/_ext exercises/src conftest.py book/*.ipynb exercises/*.ipynb solutions/*.ipynb
 	env $(NUMERIC_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 lab: $(STAMP)
