@@ -234,13 +234,13 @@ class FastRNNBase(RNNBase):
 
     def forward(self, input: Tensor, hx=None):
         """Same contract as :meth:`rnnbook.modules.RNNBase.forward` (and ``torch.nn.RNN``)."""
-        self._check_input(input)
+        self.check_input(input)
         is_batched = input.dim() == 3
         if not is_batched:
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        initial = self._initial_states(hx, input, is_batched)
+        initial = self.initial_states(hx, input, is_batched)
         D = self.num_directions
         layer_input = input
         finals: list[list[Tensor]] = [[] for _ in range(self.num_states)]

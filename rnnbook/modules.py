@@ -126,7 +126,9 @@ class RNNBase(nn.Module):
         raise NotImplementedError
 
     # ----- checks -----------------------------------------------------------------------------
-    def _check_input(self, input: Tensor) -> None:
+    def check_input(self, input: Tensor) -> None:
+        """Check the input's type, number of dimensions, feature size and dtype, and say what was
+        expected if it is wrong (the hook ``torch.nn.RNNBase.check_input`` of the same name)."""
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected the input to be a Tensor, got {type(input).__name__} "
@@ -148,7 +150,7 @@ class RNNBase(nn.Module):
             raise ValueError(f"{name}: the sequence length must be at least 1, got input of shape "
                              f"{tuple(input.shape)}")
 
-    def _initial_states(self, hx, input: Tensor, is_batched: bool) -> tuple[Tensor, ...]:
+    def initial_states(self, hx, input: Tensor, is_batched: bool) -> tuple[Tensor, ...]:
         """Check ``hx`` and return the initial states, each (num_layers * num_directions, n, h)."""
         name = type(self).__name__
         batch_size = input.shape[1]  # input is (T, n, d) here
@@ -185,8 +187,8 @@ class RNNBase(nn.Module):
         return tuple(checked)
 
     # ----- the computation ---------------------------------------------------------------------
-    def _run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
-                       reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
+                      reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run one layer in one direction over ``inputs`` (T, n, d_k).
 
         Returns the hidden states of all steps (T, n, h), aligned with the input: position ``t``
@@ -216,13 +218,13 @@ class RNNBase(nn.Module):
         first if ``batch_first``), and ``h_n[layer * num_directions + direction]`` the final state
         of that layer and direction. ``batch_first`` does not apply to ``h_n``.
         """
-        self._check_input(input)
+        self.check_input(input)
         is_batched = input.dim() == 3
         if not is_batched:
             input = input.unsqueeze(1)  # (T, 1, d)
         elif self.batch_first:
             input = input.transpose(0, 1)  # (T, n, d): time first inside
-        initial = self._initial_states(hx, input, is_batched)
+        initial = self.initial_states(hx, input, is_batched)
 
         layer_input = input
         finals: list[list[Tensor]] = [[] for _ in range(self.num_states)]
@@ -231,7 +233,7 @@ class RNNBase(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 state = tuple(s[index] for s in initial)
-                output, state = self._run_direction(layer_input, state,
+                output, state = self.run_direction(layer_input, state,
                                                     self.layer_weights(layer, direction),
                                                     reverse=direction == 1)
                 direction_outputs.append(output)
