@@ -202,19 +202,8 @@ def test_scratch_modules_never_call_torch_recurrent_kernels(monkeypatch):
         assert output.shape == (4, 2, 10)
 
 
-def _autograd_nodes(tensor: torch.Tensor) -> set[str]:
-    """The names of the autograd nodes that ``tensor`` was computed through."""
-    seen, stack = set(), [tensor.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is not None and node not in seen:
-            seen.add(node)
-            stack.extend(next_node for next_node, _ in node.next_functions)
-    return {type(node).__name__ for node in seen}
-
-
 @pytest.mark.parametrize("kind", PAIRS)
-def test_stacked_bidirectional_backward_equals_torch_and_reads_steps_with_unbind(kind):
+def test_stacked_bidirectional_backward_equals_torch_and_reads_steps_with_unbind(kind, autograd_node_names):
     """Two bidirectional layers: the gradients of the input and of every parameter equal torch's in
     float64, and the step loop splits its input with unbind: indexing inputs[t] would leave one
     SelectBackward node per step, whose backward fills a zero tensor of the input's full size."""
@@ -233,7 +222,7 @@ def test_stacked_bidirectional_backward_equals_torch_and_reads_steps_with_unbind
         (output * weights).sum().backward()
         gradients.append([x_.grad] + [p.grad for p in module.parameters()])
         if module is ours:
-            nodes = _autograd_nodes(output)
+            nodes = autograd_node_names(output)
             assert "UnbindBackward0" in nodes and "SelectBackward0" not in nodes, nodes
     assert len(gradients[0]) == len(gradients[1]) == 1 + 16
     for a, b in zip(*gradients, strict=True):
