@@ -94,7 +94,10 @@ class RNNBase(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Draw every parameter uniformly from [-1/sqrt(hidden_size), 1/sqrt(hidden_size)]."""
+        """Draw every parameter uniformly from [-1/sqrt(hidden_size), 1/sqrt(hidden_size)].
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():  # registration order, as torch does: same seed, same weights
             nn.init.uniform_(weight, -bound, bound)
@@ -115,20 +118,28 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, layer: int, direction: int = 0) -> tuple[Tensor | None, ...]:
         """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer and direction (biases None if
-        ``bias=False``)."""
+        ``bias=False``).
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         weights = [getattr(self, name) for name in self._weight_names[layer * self.num_directions
                                                                       + direction]]
         return tuple(weights) if self.bias else (*weights, None, None)
 
     def cell(self, x: Tensor, state: tuple[Tensor, ...], weight_ih: Tensor, weight_hh: Tensor,
              bias_ih: Tensor | None, bias_hh: Tensor | None) -> tuple[Tensor, ...]:
-        """One time step: map the input ``x`` (n, d_k) and the state tuple to the next state tuple."""
+        """One time step: map the input ``x`` (n, d_k) and the state tuple to the next state tuple.
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         raise NotImplementedError
 
-    # ----- checks -----------------------------------------------------------------------------
     def check_input(self, input: Tensor) -> None:
         """Check the input's type, number of dimensions, feature size and dtype, and say what was
-        expected if it is wrong (the hook ``torch.nn.RNNBase.check_input`` of the same name)."""
+        expected if it is wrong (the hook ``torch.nn.RNNBase.check_input`` of the same name).
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected the input to be a Tensor, got {type(input).__name__} "
@@ -151,7 +162,10 @@ class RNNBase(nn.Module):
                              f"{tuple(input.shape)}")
 
     def initial_states(self, hx, input: Tensor, is_batched: bool) -> tuple[Tensor, ...]:
-        """Check ``hx`` and return the initial states, each (num_layers * num_directions, n, h)."""
+        """Check ``hx`` and return the initial states, each (num_layers * num_directions, n, h).
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         name = type(self).__name__
         batch_size = input.shape[1]  # input is (T, n, d) here
         expected = (self.num_layers * self.num_directions, batch_size, self.hidden_size)
@@ -186,7 +200,6 @@ class RNNBase(nn.Module):
             checked.append(state)
         return tuple(checked)
 
-    # ----- the computation ---------------------------------------------------------------------
     def run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
                       reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run one layer in one direction over ``inputs`` (T, n, d_k).
@@ -194,6 +207,8 @@ class RNNBase(nn.Module):
         Returns the hidden states of all steps (T, n, h), aligned with the input: position ``t``
         holds the state after reading step ``t`` (for the reverse direction, after reading steps
         ``T-1, ..., t``), and the final state tuple.
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
         """
         # unbind, not inputs[t]: for every step, the backward pass of inputs[t] would fill a zero
         # tensor of the full size (T, n, d_k) with that step's gradient.
@@ -217,6 +232,8 @@ class RNNBase(nn.Module):
         last layer's hidden states at every step, ``(T, n, num_directions * hidden_size)`` (batch
         first if ``batch_first``), and ``h_n[layer * num_directions + direction]`` the final state
         of that layer and direction. ``batch_first`` does not apply to ``h_n``.
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
         """
         self.check_input(input)
         is_batched = input.dim() == 3
