@@ -221,6 +221,25 @@ class RNNBase(nn.Module):
             outputs.reverse()  # position t holds the state after reading step t
         return torch.stack(outputs), state
 
+    def run_layer(self, layer: int, inputs: Tensor,
+                  state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Run every direction of one layer over ``inputs`` (T, n, d_k), from ``state``, a tuple
+        of tensors (num_directions, n, h).
+
+        Returns the layer's output (T, n, num_directions * h), its directions side by side, and
+        the final states, each (num_directions, n, h). Chapter 7's faster variants override this.
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
+        outputs, finals = [], []
+        for direction in range(self.num_directions):
+            output, final = self.run_direction(inputs, tuple(s[direction] for s in state),
+                                               self.layer_weights(layer, direction),
+                                               reverse=direction == 1)
+            outputs.append(output)
+            finals.append(final)
+        return torch.cat(outputs, dim=-1), tuple(torch.stack(f) for f in zip(*finals))
+
     def forward(self, input: Tensor, hx=None):
         """Run the stacked network over a sequence.
 
@@ -244,24 +263,18 @@ class RNNBase(nn.Module):
         initial = self.initial_states(hx, input, is_batched)
 
         layer_input = input
+        D = self.num_directions
         finals: list[list[Tensor]] = [[] for _ in range(self.num_states)]
         for layer in range(self.num_layers):
-            direction_outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                state = tuple(s[index] for s in initial)
-                output, state = self.run_direction(layer_input, state,
-                                                    self.layer_weights(layer, direction),
-                                                    reverse=direction == 1)
-                direction_outputs.append(output)
-                for k, s in enumerate(state):
-                    finals[k].append(s)
-            layer_input = torch.cat(direction_outputs, dim=-1)  # (T, n, num_directions * h)
+            state = tuple(s[layer * D:(layer + 1) * D] for s in initial)  # this layer's (D, n, h)
+            layer_input, state = self.run_layer(layer, layer_input, state)  # (T, n, D * h)
+            for k, s in enumerate(state):
+                finals[k].append(s)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, p=self.dropout, training=True)
 
         output = layer_input
-        final = [torch.stack(f) for f in finals]  # each (num_layers * num_directions, n, h)
+        final = [torch.cat(f) for f in finals]  # each (num_layers * num_directions, n, h)
         if not is_batched:
             output = output.squeeze(1)
             final = [f.squeeze(1) for f in final]
