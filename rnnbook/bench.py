@@ -9,10 +9,17 @@ In one process, for each configuration, it times the forward pass and forward + 
 the Chapter 4 scratch stack (``naive``: a loop over layers, directions and time), the variants
 of :mod:`rnnbook.fast` (``hoisted``: input products of all steps in one product; ``fused``: one
 product per step for all gates and directions; ``bptt``: fused, with the hand-written backward
-pass), ``torch.compile`` of the fused variant (``compiled``; its compile time is reported
-separately), and ``torch.nn.RNN/GRU/LSTM`` (``torch``). The models run interleaved (each round
-times every model once), so a busy moment of the machine slows all of them alike. It prints
-medians with min-max, the ratio of each median to the torch module's, and as its last line
+pass), for the GRU the fused variant with the elementwise part of each step compiled by
+``torch.compile`` (``compiled``; its compile time is reported separately), and
+``torch.nn.RNN/GRU/LSTM`` (``torch``). The models run interleaved (each round times every model
+once), so a busy moment of the machine slows all of them alike.
+
+It first measures the machine's matrix-product ceiling (the best GFLOP/s of a square product,
+the tall product of all steps' inputs, and one step's product, with the run's threads), then
+prints, per configuration, medians with min-max, the ratio of each median to the torch module's,
+the useful GFLOP/s and their fraction of the ceiling, and where the time of the torch module
+and of the best scratch variant goes (matrix products, other operations, issuing them; see
+:func:`rnnbook.fast.time_budget`). Its last line is
 ``best scratch GRU stack / nn.GRU (fwd+bwd): <ratio>x`` (the cell type named by ``--cell``).
 """
 
@@ -62,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hidden size (default: 256)")
     parser.add_argument("--repeat", type=_positive_int("--repeat"), default=20,
                         help="timed rounds per configuration, after 2 warm-up rounds (default: 20)")
+    parser.add_argument("--no-budget", dest="budget", action="store_false",
+                        help="leave out where the time goes (products, other operations, issuing)")
     parser.add_argument("--threads", type=_positive_int("--threads"), default=None,
                         help="torch threads (default: torch's default, the number of cores)")
     parser.add_argument("--no-compile", dest="compile", action="store_false",
-                        help="leave out the torch.compile variant (it takes a while to compile)")
+                        help="leave out the compiled variant (GRU only; its first call compiles)")
     return parser
 
 
@@ -75,8 +84,28 @@ def _format_timing(timing) -> str:
             f"({format_seconds(timing.min)}-{format_seconds(timing.max)})")
 
 
-def run_configuration(args, bidirectional: bool, out=print) -> dict[str, float]:
-    """Build, check and time every variant for one configuration; print the table.
+def measure_ceiling(args, out=print) -> float:
+    """The matrix-product ceiling in GFLOP/s: the best of three products (Chapter 7's)."""
+    from rnnbook.fast import matmul_gflops
+
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[args.cell] * args.hidden
+    products = {
+        "square 1024 x 1024 x 1024": (1024, 1024, 1024),
+        f"all steps' inputs {args.seq_len * args.batch} x {args.hidden} x {gates}":
+            (args.seq_len * args.batch, args.hidden, gates),
+        f"one step {args.batch} x {args.hidden} x {gates}": (args.batch, args.hidden, gates),
+    }
+    rates = {name: matmul_gflops(*shape, repeat=10) for name, shape in products.items()}
+    ceiling = max(rates.values())
+    out(f"matrix-product ceiling: {ceiling:.1f} GFLOP/s (best of: "
+        + ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items()) + ")")
+    return ceiling
+
+
+def run_configuration(args, bidirectional: bool, ceiling: float | None = None,
+                      out=print) -> dict[str, float]:
+    """Build, check and time every variant for one configuration; print the table and the
+    time budgets of the torch module and of the best scratch variant.
 
     Returns ``{variant: median fwd+bwd time / torch's}``.
     """
@@ -85,7 +114,7 @@ def run_configuration(args, bidirectional: bool, out=print) -> dict[str, float]:
 
     import rnnbook.fast as fast
     import rnnbook.modules as modules
-    from rnnbook.fast import FastRNNBase, recurrent_flops, time_forward_backward
+    from rnnbook.fast import FastRNNBase, recurrent_flops, time_budget, time_forward_backward
     from rnnbook.timing import format_seconds
 
     mode = CELLS[args.cell]
@@ -108,10 +137,9 @@ def run_configuration(args, bidirectional: bool, out=print) -> dict[str, float]:
                 raise RuntimeError(f"{name} differs from nn.{mode} by {error:.2e}")
 
     compile_note = None
-    if args.compile:
-        to_compile = fast_class(*shape, bidirectional=bidirectional, variant="fused")
-        to_compile.load_state_dict(reference.state_dict())
-        compiled = torch.compile(to_compile)
+    if args.compile and mode == "GRU":
+        compiled = fast.CompiledStepGRU(*shape, bidirectional=bidirectional)
+        compiled.load_state_dict(reference.state_dict())
         start = time.perf_counter()
         compiled(inputs)[0].sum().backward()
         compile_note = time.perf_counter() - start
@@ -128,16 +156,34 @@ def run_configuration(args, bidirectional: bool, out=print) -> dict[str, float]:
     out(f"\n== {mode}, {title}: T={args.seq_len}, N={args.batch}, input {args.input}, "
         f"hidden {args.hidden} ({total_flops / 1e9:.2f} GFLOP per fwd+bwd)")
     out(f"{'variant':9s} {'forward: median (min-max)':>31s} {'ratio':>6s}   "
-        f"{'fwd+bwd: median (min-max)':>31s} {'ratio':>6s} {'GFLOP/s':>8s}")
+        f"{'fwd+bwd: median (min-max)':>31s} {'ratio':>6s} {'GFLOP/s':>8s}"
+        + (f" {'ceiling':>8s}" if ceiling else ""))
     ratios = {}
     for name, (fwd, both) in timings.items():
         ratios[name] = both.median / base_both
+        gflops = total_flops / both.median / 1e9
         out(f"{name:9s} {_format_timing(fwd):>31s} {fwd.median / base_fwd:5.2f}x   "
-            f"{_format_timing(both):>31s} {ratios[name]:5.2f}x {total_flops / both.median / 1e9:8.1f}")
+            f"{_format_timing(both):>31s} {ratios[name]:5.2f}x {gflops:8.1f}"
+            + (f" {gflops / ceiling:8.0%}" if ceiling else ""))
     if compile_note is not None:
         out(f"compile time of 'compiled' (first forward+backward call): {format_seconds(compile_note)}")
+    elif args.compile:
+        out("(no 'compiled' row: the compiled step is the GRU's; try --cell gru)")
     best = min((name for name in ratios if name != "torch"), key=ratios.get)
     out(f"best scratch variant: {best} ({ratios[best]:.2f}x nn.{mode}, fwd+bwd)")
+    if args.budget:
+        out("where the time goes (fwd+bwd medians; the matrix products and the other operations "
+            "replayed alone, and what is left: issuing them from Python and autograd):")
+        # The compiled variant's operations run inside compiled code, where they cannot be
+        # recorded one by one: its budget is left out.
+        uncompiled = min((name for name in ratios if name not in ("torch", "compiled")), key=ratios.get)
+        for name in ("torch", uncompiled):
+            budget = time_budget(models[name], inputs, repeat=min(args.repeat, 10))
+            out(f"  {name:9s} total {format_seconds(budget.total):>9s} = products "
+                f"{format_seconds(budget.products):>9s} ({budget.product_count} calls) + other "
+                f"{format_seconds(budget.other_operations):>9s} ({budget.other_count} calls) + "
+                + (f"issuing {format_seconds(budget.issuing):>9s}" if budget.issuing > 0
+                   else "issuing: below the noise of this run"))
     return ratios
 
 
@@ -162,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("ratios are to the torch module's median; the forward pass records the graph for autograd")
     start = time.perf_counter()
-    results = [run_configuration(args, bidirectional) for bidirectional in configurations]
+    ceiling = measure_ceiling(args)
+    results = [run_configuration(args, bidirectional, ceiling) for bidirectional in configurations]
     first = results[0]
     best = min(ratio for name, ratio in first.items() if name != "torch")
     print(f"\n(total {time.perf_counter() - start:.1f} s; the last line is for the first configuration)")

@@ -6,11 +6,13 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
 
 from rnnbook.modules import GRU, LSTM, RNN, RNNBase
 from rnnbook.timing import Timing
@@ -27,6 +29,13 @@ __all__ = [
     "GRULayerBPTT",
     "RNNLayerBPTT",
     "LSTMLayerBPTT",
+    "gru_gates",
+    "CompiledStepGRU",
+    "PRODUCT_OPERATIONS",
+    "TensorLayout",
+    "OperationRecorder",
+    "TimeBudget",
+    "time_budget",
 ]
 
 
@@ -59,8 +68,9 @@ def recurrent_flops(mode: str, seq_len: int, batch_size: int, input_size: int, h
 # From book/07_performance.ipynb, section "The ceiling: how fast this CPU multiplies matrices".
 def matmul_gflops(rows: int, inner: int, cols: int, repeat: int = 20,
                   clock: Callable[[], float] = time.perf_counter) -> float:
-    """Achieved GFLOP/s of a (rows x inner) @ (inner x cols) float32 product, median of
-    ``repeat`` timed runs after two warm-up runs, timed with ``clock`` (Chapter 7).
+    """Achieved GFLOP/s of a (rows x inner) @ (inner x cols) float32 product: the fastest of
+    ``repeat`` timed runs after two warm-up runs, timed with ``clock`` (Chapter 7). The fastest
+    run is the least disturbed by the rest of the machine, and a ceiling is a best rate.
 
     Defined in book/07_performance.ipynb, section "The ceiling: how fast this CPU multiplies matrices".
     """
@@ -71,7 +81,7 @@ def matmul_gflops(rows: int, inner: int, cols: int, repeat: int = 20,
         torch.mm(a, b)
         if i >= 2:
             times.append(clock() - start)
-    return 2 * rows * inner * cols / statistics.median(times) / 1e9
+    return 2 * rows * inner * cols / min(times) / 1e9
 
 
 # From book/07_performance.ipynb, section "The scratch stack against `nn.GRU`".
@@ -129,9 +139,10 @@ class OperationLog(TorchDispatchMode):
 class FastRNNBase(RNNBase):
     """The scratch stack of Chapter 4 with faster loops over time (Chapter 7).
 
-    Same constructor (plus ``variant``), parameters and ``forward`` contract as
-    :class:`rnnbook.modules.RNNBase`, hence as ``torch.nn.RNN/GRU/LSTM``. ``variant`` says how a
-    layer runs:
+    Same constructor (plus ``variant``), parameters and ``forward`` as
+    :class:`rnnbook.modules.RNNBase`, hence the contract of ``torch.nn.RNN/GRU/LSTM``; only the
+    hooks that run a layer (``run_layer``, ``run_direction``) are replaced. ``variant`` says how
+    a layer runs:
 
     - ``"hoisted"``: the input products of all time steps are one matrix product per layer and
       direction; each step then needs only the recurrent product ``h W_hh^T``.
@@ -178,9 +189,14 @@ class FastRNNBase(RNNBase):
         must stay inside the step (None if none). For the RNN and the LSTM all of it folds."""
         return bias_ih + bias_hh, None
 
-    # The loops.
-    def _run_hoisted(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
-                     reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
+                      reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The ``hoisted`` loop over one direction of one layer: the input products of all
+        steps in one product, then one ``hoisted_step`` per step. Same contract as
+        :meth:`rnnbook.modules.RNNBase.run_direction`.
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
         weight_ih, weight_hh, bias_ih, bias_hh = weights
         x_gates = F.linear(inputs, weight_ih, bias_ih)  # (L, N, G*H): one product, all steps
         steps = x_gates.unbind(0)  # not x_gates[t] in the loop: see the text
@@ -190,29 +206,19 @@ class FastRNNBase(RNNBase):
             outputs[t] = state[0]
         return torch.stack(outputs), state
 
-    def _run_fused(self, x_gates: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
-                   bias_hh: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
-        hs = []
-        for x_step in x_gates.unbind(0):
-            state = self.fused_step(x_step, state, weight_hh_t, bias_hh)
-            hs.append(state[0])
-        return torch.stack(hs), state
-
-    def _run_layer(self, layer: int, inputs: Tensor,
-                   state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def run_layer(self, layer: int, inputs: Tensor,
+                  state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run every direction of one layer over ``inputs`` (L, N, H_in); states are (D, N, H).
-        Returns the output (L, N, D*H) and the final states, each (D, N, H)."""
+        Returns the output (L, N, D*H) and the final states, each (D, N, H). Same contract as
+        :meth:`rnnbook.modules.RNNBase.run_layer`, which ``hoisted`` keeps (one
+        ``run_direction`` per direction); ``fused`` and ``bptt`` run all directions at once.
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
+        if self.variant == "hoisted":
+            return RNNBase.run_layer(self, layer, inputs, state)  # Chapter 4's loop over directions
         D = self.num_directions
         weights = [self.layer_weights(layer, d) for d in range(D)]
-        if self.variant == "hoisted":
-            outputs, finals = [], []
-            for d in range(D):
-                output, final = self._run_hoisted(inputs, tuple(s[d] for s in state), weights[d],
-                                                  reverse=d == 1)
-                outputs.append(output)
-                finals.append(final)
-            return torch.cat(outputs, dim=-1), tuple(torch.stack(f) for f in zip(*finals))
-        # fused and bptt: one input product for all directions, one recurrent product per step
         seq_len, batch = inputs.shape[:2]
         weight_ih = torch.cat([w[0] for w in weights])  # (D*G*H, H_in)
         weight_hh_t = torch.stack([w[1] for w in weights]).transpose(1, 2)  # (D, H, G*H)
@@ -226,39 +232,24 @@ class FastRNNBase(RNNBase):
         if D == 2:  # the reverse direction reads time backwards: flip it, so step s is row s
             x_gates = torch.stack([x_gates[:, 0], x_gates[:, 1].flip(0)], dim=1)
         if self.variant == "fused":
-            hs, finals = self._run_fused(x_gates, state, weight_hh_t, bias_hh)
+            hs, finals = self.run_fused(x_gates, state, weight_hh_t, bias_hh)
         else:
             hs, finals = self.bptt_layer(x_gates, state, weight_hh_t, bias_hh)
         output = torch.cat([hs[:, 0], hs[:, 1].flip(0)], dim=-1) if D == 2 else hs[:, 0]
         return output, finals
 
-    def forward(self, input: Tensor, hx=None):
-        """Same contract as :meth:`rnnbook.modules.RNNBase.forward` (and ``torch.nn.RNN``)."""
-        self.check_input(input)
-        is_batched = input.dim() == 3
-        if not is_batched:
-            input = input.unsqueeze(1)
-        elif self.batch_first:
-            input = input.transpose(0, 1)
-        initial = self.initial_states(hx, input, is_batched)
-        D = self.num_directions
-        layer_input = input
-        finals: list[list[Tensor]] = [[] for _ in range(self.num_states)]
-        for layer in range(self.num_layers):
-            state = tuple(s[layer * D:(layer + 1) * D] for s in initial)
-            layer_input, state = self._run_layer(layer, layer_input, state)
-            for k, s in enumerate(state):
-                finals[k].append(s)
-            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, p=self.dropout, training=True)
-        output = layer_input
-        final = [torch.cat(f) for f in finals]
-        if not is_batched:
-            output = output.squeeze(1)
-            final = [f.squeeze(1) for f in final]
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return output, (final[0] if self.num_states == 1 else tuple(final))
+    def run_fused(self, x_gates: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
+                  bias_hh: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The ``fused`` loop: one ``fused_step`` per step, all directions at once; returns the
+        states (L, D, N, H) and the final state tuple.
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
+        hs = []
+        for x_step in x_gates.unbind(0):
+            state = self.fused_step(x_step, state, weight_hh_t, bias_hh)
+            hs.append(state[0])
+        return torch.stack(hs), state
 
 
 def _matmul_hh(h: Tensor, weight_hh_t: Tensor, bias: Tensor | None) -> Tensor:
@@ -512,3 +503,152 @@ class LSTMLayerBPTT(torch.autograd.Function):
             dc = dc * f_s
             dh = torch.bmm(out, weight_hh)
         return grad_gates, _weight_grad(grad_gates, h_all[:-1]), dh, dc
+
+
+# From book/07_performance.ipynb, section "Step 4: let a compiler fuse the rest".
+def gru_gates(x_gates: Tensor, h_gates: Tensor) -> tuple[Tensor, Tensor]:
+    """The elementwise part of a fused GRU step (Chapter 7): from the input part ``x_gates``
+    and the recurrent part ``h_gates`` of the gates, the candidate n and the update gate z.
+
+    Defined in book/07_performance.ipynb, section "Step 4: let a compiler fuse the rest".
+    """
+    H = x_gates.shape[-1] // 3
+    r, z = torch.sigmoid(x_gates[..., :2 * H] + h_gates[..., :2 * H]).chunk(2, dim=-1)
+    n = torch.tanh(torch.addcmul(x_gates[..., 2 * H:], r, h_gates[..., 2 * H:]))
+    return n, z
+
+
+class CompiledStepGRU(FastGRU):
+    """The ``fused`` GRU with the elementwise part of every step compiled by ``torch.compile``
+    (Chapter 7). The compiler runs on the first call, and again for every new input shape.
+
+    Defined in book/07_performance.ipynb, section "Step 4: let a compiler fuse the rest".
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "variant": "fused"})
+        self.compiled_gates = torch.compile(gru_gates, dynamic=False, fullgraph=True)
+
+    def fused_step(self, x_gates, state, weight_hh_t, bias_hh):
+        h = state[0]
+        n, z = self.compiled_gates(x_gates, _matmul_hh(h, weight_hh_t, bias_hh))
+        return (torch.lerp(n, h, z),)  # n + z * (h - n)
+
+
+# From book/07_performance.ipynb, section "Where the rest of the time goes".
+PRODUCT_OPERATIONS = frozenset({"mm", "bmm", "addmm", "baddbmm"})
+
+
+@dataclass(frozen=True)
+class TensorLayout:
+    """Where a tensor argument of a recorded operation lived: its memory (the address and
+    element type of its storage), shape, strides and offset (Chapter 7).
+
+    Defined in book/07_performance.ipynb, section "Where the rest of the time goes".
+    """
+    storage: tuple[int, torch.dtype]
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    offset: int
+
+
+class OperationRecorder(OperationLog):
+    """An :class:`OperationLog` that also keeps every operation that computes something (views
+    left out) with the layouts of its tensor arguments, so that :meth:`replay` can run the same
+    operations again without Python, autograd or the model (Chapter 7).
+
+    The replay's tensors share memory exactly where the originals did, so the caches see the
+    same reuse: the weights that every step reads stay in the cache, as they did.
+
+    Defined in book/07_performance.ipynb, section "Where the rest of the time goes".
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        self.storage_sizes: dict[tuple[int, torch.dtype], int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view:
+            self.calls.append((func, tree_map(self.layout, args), tree_map(self.layout, kwargs or {})))
+        return super().__torch_dispatch__(func, types, args, kwargs)
+
+    def layout(self, value):
+        if not isinstance(value, Tensor):
+            return value
+        storage = (value.untyped_storage().data_ptr(), value.dtype)
+        size = value.untyped_storage().nbytes() // value.element_size()
+        self.storage_sizes[storage] = max(self.storage_sizes.get(storage, 0), size)
+        return TensorLayout(storage, tuple(value.shape), value.stride(), value.storage_offset())
+
+    def replay(self, keep: Callable[[str], bool]) -> Callable[[], None]:
+        """A function that runs the recorded operations whose name passes ``keep``, in order,
+        on fresh buffers laid out like the originals (random numbers; the values do not matter
+        for the time)."""
+        buffers: dict = {}
+
+        def tensor(value):
+            if not isinstance(value, TensorLayout):
+                return value
+            if value.storage not in buffers:
+                buffers[value.storage] = torch.rand(self.storage_sizes[value.storage]).to(value.storage[1])
+            return buffers[value.storage].as_strided(value.shape, value.stride, value.offset)
+
+        calls = [(func, tree_map(tensor, args), tree_map(tensor, kwargs))
+                 for func, args, kwargs in self.calls if keep(func.overloadpacket.__name__)]
+
+        def run() -> None:
+            with torch.no_grad():
+                for func, args, kwargs in calls:
+                    func(*args, **kwargs)
+        return run
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """Where the time of one forward + backward pass goes (Chapter 7): the whole pass, its
+    matrix products replayed alone, its other operations replayed alone, and what is left,
+    the cost of issuing the operations from Python and autograd. Medians, in seconds.
+
+    Defined in book/07_performance.ipynb, section "Where the rest of the time goes".
+    """
+    total: float
+    products: float
+    other_operations: float
+    product_count: int
+    other_count: int
+
+    @property
+    def issuing(self) -> float:
+        return self.total - self.products - self.other_operations
+
+
+def time_budget(model: nn.Module, inputs: Tensor, repeat: int = 10,
+                clock: Callable[[], float] = time.perf_counter) -> TimeBudget:
+    """Split the forward + backward time of ``output.sum()`` into the parts of
+    :class:`TimeBudget`, by recording the operations of one pass and replaying them (Chapter 7).
+    The three timings run interleaved, ``repeat`` rounds after one warm-up round.
+
+    Defined in book/07_performance.ipynb, section "Where the rest of the time goes".
+    """
+    def training_step() -> None:
+        for p in model.parameters():
+            p.grad = None
+        model(inputs)[0].sum().backward()
+
+    training_step()  # warm-up: the first pass allocates what later passes reuse
+    with OperationRecorder() as recorder:
+        training_step()
+    parts = {"total": training_step,
+             "products": recorder.replay(lambda name: name in PRODUCT_OPERATIONS),
+             "other_operations": recorder.replay(lambda name: name not in PRODUCT_OPERATIONS)}
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for round_index in range(repeat + 1):
+        for name, run in parts.items():
+            start = clock()
+            run()
+            if round_index > 0:
+                times[name].append(clock() - start)
+    products = sum(name in PRODUCT_OPERATIONS for name in recorder.names)
+    return TimeBudget(**{name: statistics.median(t) for name, t in times.items()},
+                      product_count=products, other_count=len(recorder.calls) - products)

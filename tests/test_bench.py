@@ -136,17 +136,82 @@ def test_bench_one_configuration_other_cell():
 
 
 def test_bench_compiles_a_tiny_model(tmp_path):
-    # A tiny compile (one layer, three steps) exercises the compiled variant and its compile time.
+    # A tiny compile (one layer, three steps) exercises the compiled step and its compile time,
+    # with an empty cache: the cold start the benchmark reports.
     env_cache = str(tmp_path / "inductor")
     result = subprocess.run(
-        [sys.executable, "-m", "rnnbook.bench", "--cell", "rnn", "--layers", "1", "--no-bidirectional",
+        [sys.executable, "-m", "rnnbook.bench", "--cell", "gru", "--layers", "1", "--no-bidirectional",
          "--seq-len", "3", "--batch", "2", "--input", "3", "--hidden", "4", "--repeat", "2",
          "--threads", "1"],
         capture_output=True, text=True, timeout=400, cwd=ROOT,
         env={**__import__("os").environ, "TORCHINDUCTOR_CACHE_DIR": env_cache})
     assert result.returncode == 0, result.stderr
     assert re.search(r"^compiled\s", result.stdout, re.MULTILINE)
-    assert "compile time of 'compiled'" in result.stdout
+    seconds = re.search(r"compile time of 'compiled' \(first forward\+backward call\): ([\d.]+) s",
+                        result.stdout)
+    assert seconds and float(seconds.group(1)) < 120, result.stdout
+
+
+def test_bench_prints_the_ceiling_its_fraction_and_the_time_budgets():
+    result = _bench("--no-bidirectional", "--seq-len", "5", "--batch", "4", "--input", "3",
+                    "--hidden", "8", "--repeat", "2", "--threads", "1", "--no-compile")
+    assert result.returncode == 0, result.stderr
+    ceiling = re.search(r"^matrix-product ceiling: ([\d.]+) GFLOP/s \(best of: square 1024 x 1024 x 1024 "
+                        r"[\d.]+, all steps' inputs 20 x 8 x 24 [\d.]+, one step 4 x 8 x 24 [\d.]+\)$",
+                        result.stdout, re.MULTILINE)
+    assert ceiling and float(ceiling.group(1)) > 0, result.stdout
+    rows = re.findall(r"^(naive|hoisted|fused|bptt|torch)\s.*\s(\d+)%$", result.stdout, re.MULTILINE)
+    assert [name for name, _ in rows] == ["naive", "hoisted", "fused", "bptt", "torch"], result.stdout
+    budgets = re.findall(r"^  (\w+)\s+total .* = products .* \((\d+) calls\) \+ other .* \((\d+) calls\)",
+                         result.stdout, re.MULTILINE)
+    assert len(budgets) == 2 and budgets[0][0] == "torch", result.stdout
+    assert "(no 'compiled' row" not in result.stdout  # --no-compile asked for no compiled row
+    no_budget = _bench("--no-bidirectional", "--seq-len", "3", "--batch", "2", "--input", "3",
+                       "--hidden", "4", "--repeat", "1", "--threads", "1", "--no-compile", "--no-budget")
+    assert no_budget.returncode == 0 and "where the time goes" not in no_budget.stdout
+
+
+def test_compiled_step_gru_computes_torch_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    torch.manual_seed(0)
+    reference = nn.GRU(3, 4, 2)
+    model = fast.CompiledStepGRU(3, 4, 2)
+    assert model.variant == "fused"
+    model.load_state_dict(reference.state_dict())
+    x = torch.randn(5, 2, 3)
+    ours, theirs = _run_pair(reference, model, "GRU", x, [torch.randn(2, 2, 4)])[::-1]
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_time_budget_replays_the_products_and_the_other_operations():
+    torch.manual_seed(0)
+    model = fast.FastGRU(3, 8, 2, variant="bptt")
+    x = torch.randn(6, 4, 3)
+    with fast.OperationLog() as log:
+        model(x)[0].sum().backward()
+    budget = fast.time_budget(model, x, repeat=2)
+    assert budget.product_count == sum(log.counts()[name] for name in fast.PRODUCT_OPERATIONS)
+    assert 0 < budget.other_count < len(log.names) - budget.product_count + 1  # views left out
+    assert budget.total > 0 and budget.products > 0 and budget.other_operations > 0
+    assert budget.issuing == pytest.approx(budget.total - budget.products - budget.other_operations)
+
+
+def test_operation_recorder_replays_on_memory_shared_like_the_original():
+    weight = torch.randn(4, 4)
+    h = torch.randn(2, 4)
+    with fast.OperationRecorder() as recorder:
+        torch.mm(h, weight)
+        torch.mm(torch.tanh(h), weight)
+    names = [func.overloadpacket.__name__ for func, _, _ in recorder.calls]
+    assert names == ["mm", "tanh", "mm"]
+    weight_layouts = [args[1] for func, args, _ in recorder.calls if func.overloadpacket.__name__ == "mm"]
+    assert weight_layouts[0] == weight_layouts[1]  # the same weights: the same memory in the replay
+    recorder.replay(lambda name: name in fast.PRODUCT_OPERATIONS)()  # runs without error
+    replay_tanh = recorder.replay(lambda name: name == "tanh")  # builds its buffers
+    with fast.OperationLog() as log:
+        replay_tanh()
+    assert log.names == ["tanh"]
 
 
 @pytest.mark.parametrize("args, message", [
