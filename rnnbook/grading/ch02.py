@@ -22,7 +22,14 @@ from rnnbook.bptt import (
     stacked_rnn_backward,
     stacked_rnn_forward_with_cache,
 )
-from rnnbook.grading.judging import call_case, choice_case, judged_case, question, random_tensor
+from rnnbook.grading.judging import (
+    call_case,
+    choice_case,
+    judged_case,
+    question,
+    question_from_builder,
+    random_tensor,
+)
 from rnnbook.grading.model import Case, ExerciseSet, Request
 
 __all__ = ["EXERCISE_SET", "step_backward_case", "bptt_case", "stacked_shapes_case", "stacked_forward_case",
@@ -59,14 +66,11 @@ def step_backward_case(label: str, generator: torch.Generator, n: int, d: int, h
                      what=GRAD_NAMES, hidden=hidden, points=points)
 
 
-Q1 = question(1, ("rnn_step_backward",), public=lambda g: [
-    step_backward_case("n=2, d=3, h=4", g, 2, 3, 4, hidden=False),
-], hidden=lambda g: [
-    step_backward_case("n=1, d=1, h=1", g, 1, 1, 1),
-    step_backward_case("n=4, d=6, h=5", g, 4, 6, 5),
-    step_backward_case("zero pre-activation (tanh' = 1)", g, 3, 2, 4, linear=True),
-    step_backward_case("large weights: tanh saturates", g, 3, 4, 2, scale=4.0),
-])
+Q1 = question_from_builder(1, ("rnn_step_backward",), step_backward_case,
+                           public=[("n=2, d=3, h=4", 2, 3, 4)],
+                           hidden=[("n=1, d=1, h=1", 1, 1, 1), ("n=4, d=6, h=5", 4, 6, 5),
+                                   ("zero pre-activation (tanh' = 1)", 3, 2, 4, {"linear": True}),
+                                   ("large weights: tanh saturates", 3, 4, 2, {"scale": 4.0})])
 
 
 # --- q2: BPTT for a layer --------------------------------------------------------------------------

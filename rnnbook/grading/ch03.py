@@ -18,7 +18,15 @@ import torch
 from torch import nn
 
 from rnnbook.cells import gru_cell, lstm_cell
-from rnnbook.grading.judging import Mistake, call_case, choice_case, question, random_layer, random_tensor
+from rnnbook.grading.judging import (
+    Mistake,
+    call_case,
+    choice_case,
+    question,
+    question_from_builder,
+    random_layer,
+    random_tensor,
+)
 from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.modules import GRU, LSTM, RNN
 
@@ -104,14 +112,12 @@ def gru_step_case(label: str, generator: torch.Generator, n: int, d: int, h: int
                      points=points, mistakes=gru_mistakes(args))
 
 
-Q1 = question(1, ("gru_step",), public=lambda g: [
-    gru_step_case("n=2, d=3, h=4", g, 2, 3, 4, hidden=False),
-], hidden=lambda g: [
-    gru_step_case("n=1, d=1, h=1", g, 1, 1, 1),
-    gru_step_case("n=5, d=2, h=6", g, 5, 2, 6),
-    gru_step_case("bias_hh = 0", g, 3, 4, 2, zero_bias_hh=True),
-    gru_step_case("zero state", g, 3, 4, 5, zero_state=True),
-], unavailable=("rnnbook.cells.gru_cell",))
+Q1 = question_from_builder(1, ("gru_step",), gru_step_case,
+                           public=[("n=2, d=3, h=4", 2, 3, 4)],
+                           hidden=[("n=1, d=1, h=1", 1, 1, 1), ("n=5, d=2, h=6", 5, 2, 6),
+                                   ("bias_hh = 0", 3, 4, 2, {"zero_bias_hh": True}),
+                                   ("zero state", 3, 4, 5, {"zero_state": True})],
+                           unavailable=("rnnbook.cells.gru_cell",))
 
 
 # --- q2: LSTM step ---------------------------------------------------------------------------------
@@ -125,14 +131,12 @@ def lstm_step_case(label: str, generator: torch.Generator, n: int, d: int, h: in
                      points=points, mistakes=lstm_mistakes(args))
 
 
-Q2 = question(2, ("lstm_step",), public=lambda g: [
-    lstm_step_case("n=2, d=3, h=4", g, 2, 3, 4, hidden=False),
-], hidden=lambda g: [
-    lstm_step_case("n=1, d=1, h=1", g, 1, 1, 1),
-    lstm_step_case("n=4, d=5, h=3", g, 4, 5, 3),
-    lstm_step_case("zero cell state", g, 3, 2, 4, zero_cell=True),
-    lstm_step_case("large weights: gates saturate", g, 2, 3, 3, scale=4.0),
-], unavailable=("rnnbook.cells.lstm_cell",))
+Q2 = question_from_builder(2, ("lstm_step",), lstm_step_case,
+                           public=[("n=2, d=3, h=4", 2, 3, 4)],
+                           hidden=[("n=1, d=1, h=1", 1, 1, 1), ("n=4, d=5, h=3", 4, 5, 3),
+                                   ("zero cell state", 3, 2, 4, {"zero_cell": True}),
+                                   ("large weights: gates saturate", 2, 3, 3, {"scale": 4.0})],
+                           unavailable=("rnnbook.cells.lstm_cell",))
 
 
 # --- q3: shapes and parameter count of a cell -------------------------------------------------------

@@ -26,6 +26,7 @@ from rnnbook.grading.judging import (
     compare_value,
     loaded_module,
     question,
+    question_from_builder,
     random_layer,
     random_tensor,
 )
@@ -135,13 +136,11 @@ def _every_layer_reads_the_input(inputs, h_0, layers, d, h):
     return output, torch.stack(finals)
 
 
-Q3 = question(3, ("stacked_gru",), public=lambda g: [
-    stacked_gru_case("2 layers, T=4, n=2, d=3, h=5", g, 2, 4, 2, 3, 5, hidden=False),
-], hidden=lambda g: [
-    stacked_gru_case("1 layer, T=3, n=1, d=2, h=2", g, 1, 3, 1, 2, 2),
-    stacked_gru_case("3 layers, T=5, n=3, d=4, h=3", g, 3, 5, 3, 4, 3),
-    stacked_gru_case("2 layers, T=1, n=2, d=6, h=6", g, 2, 1, 2, 6, 6),
-])
+Q3 = question_from_builder(3, ("stacked_gru",), stacked_gru_case,
+                           public=[("2 layers, T=4, n=2, d=3, h=5", 2, 4, 2, 3, 5)],
+                           hidden=[("1 layer, T=3, n=1, d=2, h=2", 1, 3, 1, 2, 2),
+                                   ("3 layers, T=5, n=3, d=4, h=3", 3, 5, 3, 4, 3),
+                                   ("2 layers, T=1, n=2, d=6, h=6", 2, 1, 2, 6, 6)])
 
 
 # --- q4: the number of parameters of a stack -------------------------------------------------------

@@ -22,6 +22,7 @@ from rnnbook.grading.judging import (
     describe_answer,
     loaded_module,
     question,
+    question_from_builder,
     random_layer,
     random_tensor,
     relative_close,
@@ -50,12 +51,10 @@ def bigru_layer_case(label: str, generator: torch.Generator, T: int, n: int, d: 
                      what=("output", "h_n"), hidden=hidden, points=points)
 
 
-Q1 = question(1, ("bigru_layer",), public=lambda g: [
-    bigru_layer_case("T=4, n=2, d=3, h=5", g, 4, 2, 3, 5, hidden=False),
-], hidden=lambda g: [
-    bigru_layer_case(f"T={T}, n={n}, d={d}, h={h}", g, T, n, d, h)
-    for T, n, d, h in [(1, 1, 2, 2), (7, 3, 4, 3), (5, 2, 6, 6)]
-])
+Q1 = question_from_builder(1, ("bigru_layer",), bigru_layer_case,
+                           public=[("T=4, n=2, d=3, h=5", 4, 2, 3, 5)],
+                           hidden=[(f"T={T}, n={n}, d={d}, h={h}", T, n, d, h)
+                                   for T, n, d, h in [(1, 1, 2, 2), (7, 3, 4, 3), (5, 2, 6, 6)]])
 
 
 # --- q2: splitting h_n ----------------------------------------------------------------------------
@@ -79,13 +78,10 @@ def split_h_n_case(label: str, generator: torch.Generator, L: int, n: int, h: in
                      mistakes=mistakes)
 
 
-Q2 = question(2, ("split_h_n",), public=lambda g: [
-    split_h_n_case("2 layers, n=3, h=4", g, 2, 3, 4, hidden=False),
-], hidden=lambda g: [
-    split_h_n_case("1 layer, n=2, h=3", g, 1, 2, 3),
-    split_h_n_case("3 layers, n=1, h=2", g, 3, 1, 2),
-    split_h_n_case("4 layers, n=2, h=5", g, 4, 2, 5),
-])
+Q2 = question_from_builder(2, ("split_h_n",), split_h_n_case,
+                           public=[("2 layers, n=3, h=4", 2, 3, 4)],
+                           hidden=[("1 layer, n=2, h=3", 1, 2, 3), ("3 layers, n=1, h=2", 3, 1, 2),
+                                   ("4 layers, n=2, h=5", 4, 2, 5)])
 
 
 # --- q3: shapes of a bidirectional stack ----------------------------------------------------------
@@ -136,13 +132,11 @@ def seed_final_states_case(label: str, generator: torch.Generator, T: int, n: in
                      what=("forward final state", "backward final state"), hidden=hidden, points=points)
 
 
-Q4 = question(4, ("seed_final_states",), public=lambda g: [
-    seed_final_states_case("3 layers, n=4, T=6, H=5", g, 6, 4, 2, 5, 3, hidden=False),
-], hidden=lambda g: [
-    seed_final_states_case("1 layer, n=2, T=1, H=3", g, 1, 2, 3, 3, 1),
-    seed_final_states_case("2 layers, n=1, T=9, H=2", g, 9, 1, 2, 2, 2),
-    seed_final_states_case("1 layer, n=3, T=4, H=6", g, 4, 3, 5, 6, 1),
-])
+Q4 = question_from_builder(4, ("seed_final_states",), seed_final_states_case,
+                           public=[("3 layers, n=4, T=6, H=5", 6, 4, 2, 5, 3)],
+                           hidden=[("1 layer, n=2, T=1, H=3", 1, 2, 3, 3, 1),
+                                   ("2 layers, n=1, T=9, H=2", 9, 1, 2, 2, 2),
+                                   ("1 layer, n=3, T=4, H=6", 4, 3, 5, 6, 1)])
 
 
 # --- q5: which inputs does an output depend on? ----------------------------------------------------

@@ -27,6 +27,7 @@ from rnnbook.grading.judging import (
     describe_answer,
     loaded_module,
     question,
+    question_from_builder,
     random_layer,
     random_tensor,
 )
@@ -74,12 +75,10 @@ def hoisted_gru_layer_case(label: str, generator: torch.Generator, T: int, n: in
                      what=("output", "h_T"), hidden=hidden, points=points)
 
 
-Q2 = question(2, ("hoisted_gru_layer",), public=lambda g: [
-    hoisted_gru_layer_case("T=4, n=2, d=3, h=5", g, 4, 2, 3, 5, hidden=False),
-], hidden=lambda g: [
-    hoisted_gru_layer_case(f"T={T}, n={n}, d={d}, h={h}", g, T, n, d, h)
-    for T, n, d, h in [(1, 1, 2, 2), (7, 3, 4, 3), (5, 4, 6, 6)]
-])
+Q2 = question_from_builder(2, ("hoisted_gru_layer",), hoisted_gru_layer_case,
+                           public=[("T=4, n=2, d=3, h=5", 4, 2, 3, 5)],
+                           hidden=[(f"T={T}, n={n}, d={d}, h={h}", T, n, d, h)
+                                   for T, n, d, h in [(1, 1, 2, 2), (7, 3, 4, 3), (5, 4, 6, 6)]])
 
 
 # --- q3: FLOPs ------------------------------------------------------------------------------------

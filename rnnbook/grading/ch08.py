@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import sequential_batches
-from rnnbook.grading.judging import call_case, choice_case, question, random_tensor
+from rnnbook.grading.judging import call_case, choice_case, question, question_from_builder, random_tensor
 from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.language_models import RecurrentLM, detach_state
 from rnnbook.markov import MarkovChain, batch_means_standard_error
@@ -77,13 +77,11 @@ def perplexity_from_losses_case(label: str, generator: torch.Generator, num_batc
                      hidden=hidden, points=points)
 
 
-Q2 = question(2, ("perplexity_from_losses",), public=lambda g: [
-    perplexity_from_losses_case("3 minibatches of 64, 64 and 8 tokens", g, 3, 64, 8, hidden=False),
-], hidden=lambda g: [
-    perplexity_from_losses_case("one minibatch of 10 tokens", g, 1, 10, 10),
-    perplexity_from_losses_case("5 minibatches of 100 tokens, the last of 3", g, 5, 100, 3),
-    perplexity_from_losses_case("4 minibatches of equal size", g, 4, 32, 32),
-])
+Q2 = question_from_builder(2, ("perplexity_from_losses",), perplexity_from_losses_case,
+                           public=[("3 minibatches of 64, 64 and 8 tokens", 3, 64, 8)],
+                           hidden=[("one minibatch of 10 tokens", 1, 10, 10),
+                                   ("5 minibatches of 100 tokens, the last of 3", 5, 100, 3),
+                                   ("4 minibatches of equal size", 4, 32, 32)])
 
 
 # --- q3: temperature ------------------------------------------------------------------------------

@@ -305,3 +305,20 @@ def question(number: int, names: tuple[str, ...], *, public: Callable[[torch.Gen
     ``hidden(generator)`` its hidden cases with inputs drawn from the grader's generator."""
     return Question(f"q{number}", f"Question {number} ({', '.join(names)})", tuple(names),
                     lambda: public(public_generator()), hidden, unavailable)
+
+
+def question_from_builder(number: int, names: tuple[str, ...], builder: Callable[..., Case], *,
+                          public: list[tuple], hidden: list[tuple],
+                          unavailable: tuple[str, ...] = ()) -> Question:
+    """A :func:`question` whose cases all come from one case builder,
+    ``builder(label, generator, *sizes, hidden=..., **options)``. ``public`` and ``hidden`` list
+    the cases as ``(label, *sizes)``, or ``(label, *sizes, options)`` with a dict of options."""
+    def build(specs: list[tuple], generator: torch.Generator, is_hidden: bool) -> list[Case]:
+        cases = []
+        for label, *sizes in specs:
+            options = sizes.pop() if sizes and isinstance(sizes[-1], dict) else {}
+            cases.append(builder(label, generator, *sizes, hidden=is_hidden, **options))
+        return cases
+
+    return question(number, names, public=lambda g: build(public, g, False),
+                    hidden=lambda g: build(hidden, g, True), unavailable=unavailable)
