@@ -252,14 +252,6 @@ class FastRNNBase(RNNBase):
         return torch.stack(hs), state
 
 
-def _matmul_hh(h: Tensor, weight_hh_t: Tensor, bias: Tensor | None) -> Tensor:
-    """``h W_hh^T (+ bias)`` for all directions at once: (D, N, H) x (D, H, G*H) -> (D, N, G*H).
-
-    Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
-    """
-    return torch.bmm(h, weight_hh_t) if bias is None else torch.baddbmm(bias, h, weight_hh_t)
-
-
 class FastRNN(FastRNNBase, RNN):
     """:class:`rnnbook.modules.RNN` with the faster loops of :class:`FastRNNBase` (Chapter 7).
 
@@ -337,6 +329,15 @@ class FastLSTM(FastRNNBase, LSTM):
     def bptt_layer(self, x_gates, state, weight_hh_t, bias_hh):
         hs, c_n = LSTMLayerBPTT.apply(x_gates, weight_hh_t, *state)
         return hs, (hs[-1], c_n)
+
+
+# From book/07_performance.ipynb, section "Step 2: one product per step for all gates and directions".
+def _matmul_hh(h: Tensor, weight_hh_t: Tensor, bias: Tensor | None) -> Tensor:
+    """``h W_hh^T (+ bias)`` for all directions at once: (D, N, H) x (D, H, G*H) -> (D, N, G*H).
+
+    Defined in book/07_performance.ipynb, section "Step 2: one product per step for all gates and directions".
+    """
+    return torch.bmm(h, weight_hh_t) if bias is None else torch.baddbmm(bias, h, weight_hh_t)
 
 
 # From book/07_performance.ipynb, section "Step 3: the backward pass by hand".
