@@ -40,6 +40,9 @@ from rnnbook.grading.ch01 import check
 # minibatch whose rows are examples: `X` has shape `(n, d)`, `H` (the previous state) `(n, h)`,
 # `W_ih` `(h, d)`, `W_hh` `(h, h)` and `b_h` `(h,)`. Return the new state, shape `(n, h)`.
 # Use tensor operations only (no loop over the batch).
+#
+# Reading: {ref}`sec-rnn-cell` (the cell's equation and its form for a minibatch whose rows are
+# examples).
 
 # %%
 def rnn_step(X, H, W_ih, W_hh, b_h):
@@ -75,6 +78,9 @@ print(rnn_step(X, H, W_ih, W_hh, b_h).shape, torch.equal(rnn_step(X, H, W_ih, W_
 #   $\mathbf{H}_t = \tanh(\mathbf{P}_t + \mathbf{H}_{t-1}\mathbf{W}_{hh}^\top)$, starting from
 #   `state` `(n, h)`. Return `(outputs, final_state)`, shapes `(T, n, h)` and `(n, h)`, like
 #   `rnn_layer_forward`.
+#
+# Reading: {ref}`sec-rnn-cell` (the loop of `rnn_layer_forward`: which term needs the previous
+# state).
 
 # %%
 def project_inputs(inputs, W_ih, b_h):
@@ -122,6 +128,9 @@ print("final states equal up to 1e-12:", torch.allclose(final, expected_final, r
 # `lm_shapes(batch_size, num_steps, vocab_size, hidden_size)` returning a tuple
 # `(logits_shape, state_shape, num_parameters)`, the shapes as tuples of ints, computed from the
 # arguments (a formula, not a model).
+#
+# Reading: {ref}`sec-rnn-cell` (the shapes of the weights, and `RNNLMScratch`) and
+# {ref}`sec-one-hot` (why the input size is the vocabulary size).
 
 # %%
 def lm_shapes(batch_size, num_steps, vocab_size, hidden_size):
@@ -163,6 +172,8 @@ print((tuple(logits.shape), tuple(state.shape), sum(p.numel() for p in model.par
 #
 # (Seed 001 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
+#
+# Reading: {ref}`sec-rnn-cell` (what the output layer reads at each step).
 
 # %%
 class SeedRNN(nn.Module):
@@ -241,6 +252,9 @@ check("q4", SeedRNN=SeedRNN)
 # Then print the norms for `W_hh_scale` 1 and 3 and `num_steps` 4, 16 and 64, and set
 # `q5_trends` to a pair of strings, one per scale (1 first), each `"grows"`, `"shrinks"` or
 # `"stays about the same"`: what happens to the norm as `num_steps` goes from 4 to 64.
+#
+# Reading: {ref}`sec-gradient-clipping` (why the gradient can grow, and `clip_gradients`) and
+# {ref}`sec-rnn-training` (the loss and the backward pass of one update).
 
 # %%
 def gradient_norm(W_hh_scale, num_steps):

@@ -39,6 +39,8 @@ from rnnbook.grading.ch02 import check
 # and the weights `W_ih` `(h, d)`, `W_hh` `(h, h)`, write `rnn_step_backward` returning the
 # gradients `(grad_X, grad_H_prev, grad_W_ih, grad_W_hh, grad_b)`, each shaped like its variable.
 # Use only `H` for the derivative of tanh (see {eq}`eq-bptt-jacobian`).
+#
+# Reading: {ref}`sec-bptt-gradients` (the Jacobian of one step, and the row form for a minibatch).
 
 # %%
 def rnn_step_backward(grad_H, H, X, H_prev, W_ih, W_hh):
@@ -68,6 +70,9 @@ check("q1", rnn_step_backward=rnn_step_backward)
 # `(grad_inputs, grad_state, grad_W_ih, grad_W_hh, grad_b)`. Walk backwards in time; the gradient
 # reaching $\mathbf{H}_t$ is its own plus the one coming back from $\mathbf{H}_{t+1}$
 # ({eq}`eq-bptt-recurrence`). Your `rnn_step_backward` is a good building block.
+#
+# Reading: {ref}`sec-bptt-gradients` (the recurrence for the states' gradients and the sums for the
+# weights) and {ref}`sec-bptt-by-hand` (`rnn_backward`, the same loop in code).
 
 # %%
 def bptt(grad_hiddens, inputs, state, hiddens, W_ih, W_hh):
@@ -115,6 +120,8 @@ for name, a, b in zip(("inputs", "state", "W_ih", "W_hh", "b"), ours,
 # `(weight_ih_shapes, weight_hh_shapes, input_gradient_shape)`: a tuple with the shape of the
 # gradient of every layer's $\mathbf{W}_{ih}$, the same for $\mathbf{W}_{hh}$, and the shape of
 # $\partial L/\partial \mathbf{X}$. Shapes are tuples of ints. Work it out from the sizes.
+#
+# Reading: {ref}`sec-bptt-deep` (what each layer's weights multiply in a stack).
 
 # %%
 def stacked_gradient_shapes(T, n, d, hidden_sizes):
@@ -151,6 +158,9 @@ check("q3", stacked_gradient_shapes=stacked_gradient_shapes)
 # `(output, h_n)` with shapes `(T, n, h)` and `(L, n, h)` exactly as `nn.RNN(d, h, num_layers=L)`.
 # `weight_ih` etc. are tuples with one tensor per layer (`weight_ih[0]` is `(h, d)`, the others
 # `(h, h)`).
+#
+# Reading: {ref}`sec-bptt-deep` (the equations of a two-layer stack: layer 2 reads layer 1's new
+# state).
 
 # %% tags=["exercise-only"]
 def stacked_forward(x, h_0, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -221,6 +231,9 @@ print("weight_ih_l1 has a gradient:", rnn.weight_ih_l1.grad is not None)
 # ratio `norms[0] / norms[-1]` (how much of the gradient reaches the first input, relative to the
 # last) and print it. Set `q5_classes` to one string per scale, in order: `"vanishes"` if the
 # ratio is below $10^{-3}$, `"explodes"` if it is above $10^{3}$, `"neither"` otherwise.
+#
+# Reading: {ref}`sec-vanishing-exploding` (the bound on a product of step Jacobians, and the same
+# measurement on a larger network).
 
 # %%
 def make_rnn(W_hh_scale, T=30):

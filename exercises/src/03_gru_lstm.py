@@ -33,6 +33,8 @@ from rnnbook.grading.ch03 import check
 # that order, and the reset gate multiplies the recurrent term *after* its matrix product and
 # bias. `x` is `(n, d)`, `h` `(n, h)`; return the new state `(n, h)`. Do not call
 # `rnnbook.cells.gru_cell`: write it.
+#
+# Reading: {ref}`sec-gru-cell` (the equations and the weight layout).
 
 # %%
 def gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -65,6 +67,8 @@ check("q1", gru_step=gru_step)
 # `(h, c)`, the gates are stacked in the order input, forget, cell candidate, output (`(4h, d)` and
 # `(4h, h)` weights). Return the new pair `(h, c)`. Do not call `rnnbook.cells.lstm_cell`: while
 # your answer is checked, it raises an error that says so (as `gru_cell` does in Question 1).
+#
+# Reading: {ref}`sec-lstm-cell` (the equations, the order of the gates and the state pair).
 
 # %%
 def lstm_step(x, state, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -92,6 +96,9 @@ check("q2", lstm_step=lstm_step)
 # (`kind` is `"RNN"`, `"GRU"` or `"LSTM"`) built with `(d, h)`, the shapes of `weight_ih`,
 # `weight_hh` and `bias_ih` as tuples of ints, and the total number of parameters (an int, both
 # biases included). Work them out from the sizes.
+#
+# Reading: {ref}`sec-elman-cell` (the two weights and two biases of a cell) and
+# {ref}`sec-parameter-counts` (the count for $G$ gate blocks).
 
 # %%
 def cell_shapes(kind, d, h):
@@ -126,6 +133,8 @@ print(tuple(cell.weight_ih.shape), tuple(cell.weight_hh.shape), tuple(cell.bias_
 #
 # (Seed 003 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
+#
+# Reading: {ref}`sec-reset-placement` (the two forms of the candidate).
 
 # %%
 def pytorch_gru_step(X, H, params):
@@ -169,6 +178,9 @@ with torch.no_grad():
 #
 # Then print it for the three kinds at $T = 5, 20, 50$, and set `q5_largest` to the kind (a string)
 # whose first input receives the largest gradient at $T = 50$.
+#
+# Reading: {ref}`sec-what-gates-buy` (how much of a gradient each cell passes back over many steps
+# at initialization).
 
 # %%
 def first_input_gradient(kind, T):

@@ -35,6 +35,8 @@ from rnnbook.grading.ch05 import check
 # reads the steps from last to first, and its state after reading step $t$ goes to position $t$ of
 # the output. Return `(output, h_n)` with shapes `(T, n, 2h)` and `(2, n, h)`. Use
 # `rnnbook.cells.gru_cell` for one step.
+#
+# Reading: {ref}`sec-two-chains` (the two directions, where each stores its states, and the output).
 
 # %%
 def bigru_layer(inputs, h_0, forward_weights, backward_weights):
@@ -85,6 +87,8 @@ print("equal to nn.GRU up to 1e-6:", torch.allclose(output, expected_output, ato
 #
 # (Seed 002 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
+#
+# Reading: {ref}`sec-final-state-order` (the order of layers and directions in `h_n`).
 
 # %%
 def split_h_n(h_n, num_layers):
@@ -111,6 +115,9 @@ check("q2", split_h_n=split_h_n)
 # `T` steps and `n` sequences, the shapes of `(output, h_n, weight_ih_l0, weight_ih_l1_reverse)` as
 # tuples of ints; the last one is `None` when `L == 1`. For an LSTM, `h_n` is the first tensor of
 # its final state.
+#
+# Reading: {ref}`sec-two-chains` (the output's $2h$ features) and {ref}`sec-birnn-stacking` (why the
+# layers above the first read $2h$ features).
 
 # %%
 def bidirectional_shapes(kind, T, n, d, h, L, batch_first):
@@ -146,6 +153,8 @@ print(tuple(output.shape), tuple(h_n.shape), tuple(model.weight_ih_l0.shape),
 # a function; one of its two lines is wrong (the seed's "True" for it was not checked by running
 # it). Fix it. `output` has shape `(n, T, 2H)`; return `(forward_final, backward_final)`, each
 # `(n, H)`, equal to the last layer's forward and backward parts of `h_n`.
+#
+# Reading: {ref}`sec-two-chains` (where each direction's final state sits in the output).
 
 # %%
 def seed_final_states(output, H):
@@ -185,6 +194,9 @@ print(torch.equal(forward_final, last_layer[0]), torch.equal(backward_final, las
 # Print it for `t_out = 2` and every `t_in`, for both models. Then set `q5_future` to a pair of
 # strings, `"zero"` or `"nonzero"`, for the unidirectional and then the bidirectional model: is the
 # gradient of output 2 with respect to input 7 (a *later* input) zero?
+#
+# Reading: {ref}`sec-what-outputs-see` (which inputs each output depends on) and
+# {ref}`sec-no-forecasting` (what that means for predicting the next input).
 
 # %%
 def output_input_gradient(bidirectional, t_out, t_in):

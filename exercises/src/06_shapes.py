@@ -39,6 +39,9 @@ from rnnbook.grading.ch06 import check
 # `T` steps and `n` sequences, the shapes of `(output, h_n, c_n)` as tuples of ints. `c_n` is
 # `None` for an RNN or a GRU. Work it out from {eq}`eq-shapes-output` and {eq}`eq-shapes-hn`
 # without running a module.
+#
+# Reading: {ref}`sec-shapes-contract` (the table of shapes) and {ref}`sec-proj-size` (what a
+# projection shrinks, and what it leaves at $h$).
 
 # %%
 def predict_shapes(kind, T, n, d, h, L, bidirectional, batch_first, proj_size):
@@ -74,6 +77,9 @@ print(tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape))
 # the summary of each sequence, `(n, D h)`: the forward half at the sequence's own last real step
 # and, if `bidirectional`, the backward half at step 0, forward first. `lengths` is a tensor of
 # ints. Do not use `output[:, -1]` (see the chapter's "classic mistake").
+#
+# Reading: {ref}`sec-variable-length` (packing, and where each sequence's last real step sits in
+# `output`).
 
 # %%
 def last_real_steps(output, lengths, bidirectional):
@@ -112,6 +118,8 @@ print(torch.equal(last_real_steps(output, lengths, True), torch.cat([h_n[-2], h_
 # last layer's final states, `(n, D h)`, forward first: the same tensor as Question 2 without any
 # indexing by lengths. Use the view `h_n.view(num_layers, num_directions, n, h)` of
 # {ref}`chap-shapes`.
+#
+# Reading: {ref}`sec-output-and-h-n` (the view of `h_n` by layer and direction).
 
 # %%
 def last_layer_summary(h_n, num_layers, bidirectional):
@@ -142,6 +150,8 @@ check("q3", last_layer_summary=last_layer_summary)
 #
 # (Seed 002 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
+#
+# Reading: {ref}`sec-popular-answer` (seed 002's claims, run and checked).
 
 # %%
 def seed_final_states(output, H, bidirectional):
@@ -183,6 +193,8 @@ print(torch.equal(forward_final, h_n[-2]), torch.equal(backward_final, h_n[-1]))
 #
 # Then set `q5_errors` to a pair of strings, `"zero"` or `"nonzero"` (zero meaning below
 # $10^{-6}$, rounding): is that error zero for the longest sequence, and for a shorter one?
+#
+# Reading: {ref}`sec-classic-mistake` (what padding without packing does to the last position).
 
 # %%
 def padding_error(lengths):

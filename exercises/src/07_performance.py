@@ -39,6 +39,9 @@ from rnnbook.grading.ch07 import check
 # once, then split both `(n, 3h)` tensors into the three gates (`chunk`). Remember that the reset
 # gate multiplies the candidate's recurrent term *including* its bias. Return the new state
 # `(n, h)`.
+#
+# Reading: {ref}`sec-what-cudnn-does` (idea 2: all gates in one product) and
+# {ref}`sec-hoist-input-products` (`FastGRU.hoisted_step`, the same step).
 
 # %%
 def fused_gru_step(x_gates, h, weight_hh, bias_hh):
@@ -76,6 +79,9 @@ print(torch.allclose(fused, gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_h
 # `inputs` is `(T, n, d)` and `h_0` `(n, h)`. Compute the input gates of every step with **one**
 # product before the loop, then run the steps with your `fused_gru_step`. Return
 # `(output, h_T)`: all states `(T, n, h)` and the last one `(n, h)`.
+#
+# Reading: {ref}`sec-what-cudnn-does` (idea 1: the input products of all steps at once) and
+# {ref}`sec-hoist-input-products` (the `hoisted` variant).
 
 # %%
 def hoisted_gru_layer(inputs, h_0, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -116,6 +122,8 @@ print(torch.allclose(output, expected, atol=1e-6), torch.allclose(h_T, expected_
 # the first layer in one direction ({eq}`eq-flops-step`), and of the forward pass over `T` steps
 # through all layers and directions ({eq}`eq-flops-sequence`), as ints. Layers above the first
 # read $D h$ features.
+#
+# Reading: {ref}`sec-counting-work` (the FLOPs of one step and of a whole sequence).
 
 # %%
 def count_flops(mode, T, n, d, h, num_layers, bidirectional):
@@ -154,6 +162,8 @@ print(count_flops("LSTM", 35, 32, 28, 256, 2, True), (reference["step"], referen
 #
 # (Seed 003 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
+#
+# Reading: {ref}`sec-hoist-input-products` (one input product over the $T n$ rows of all steps).
 
 # %%
 def hoisted_seed_rnn(inputs, state, params):
@@ -213,6 +223,8 @@ print(torch.allclose(hoisted, looped, atol=1e-5))
 # recurrent product of one step, `(n, h) @ (h, 3h)`, and for the hoisted input product of 35
 # steps, `(35 n, h) @ (h, 3h)` (take $d = h$, as in a second layer). Then set `q5_faster` to
 # `"one step"` or `"all steps"`: which product runs at the higher rate?
+#
+# Reading: {ref}`sec-matmul-ceiling` (how the rate of a product grows with its number of rows).
 
 # %%
 def measured_gflops(rows, inner, cols):
