@@ -38,6 +38,9 @@ from rnnbook.grading.ch08 import check
 # stationary distribution $\pi$ ({eq}`eq-stationary`; for order 1 it says $\pi = \pi P$, so
 # power iteration or an eigenvector of $P^\top$ works), then return the entropy rate
 # {eq}`eq-entropy-rate` in nats as a float. Do not use `rnnbook.markov.MarkovChain`: write it.
+#
+# Reading: {ref}`sec-entropy-rate` (the stationary distribution and the entropy rate of a chain) and
+# {ref}`sec-two-state-chain` (a chain whose entropy rate has a closed form, to test against).
 
 # %%
 def entropy_rate(probs):
@@ -75,6 +78,8 @@ print(f"formula: {formula:.6f} nats; |entropy_rate(probs) - formula| {rnnbook.be
 # `mean_losses` (a 1-D float64 tensor), and `counts`, the number of tokens in each (the last
 # minibatch is usually shorter). Write `perplexity_from_losses(mean_losses, counts)` returning the
 # perplexity of the whole text, a float: the exponential of the mean loss **per token**.
+#
+# Reading: {ref}`sec-language-models` (perplexity, the exponential of the cross-entropy per token).
 
 # %%
 def perplexity_from_losses(mean_losses, counts):
@@ -108,6 +113,8 @@ print(f"{perplexity_from_losses(mean_losses, counts):.4f} "
 # $\tau = 0$ (greedy decoding) a one-hot tensor at the most likely token (the first one if several
 # tie). The result has the shape of `logits`. It must work for very small $\tau$ (for example
 # $10^{-3}$) without producing NaN.
+#
+# Reading: {ref}`sec-samples` (sampling with a temperature, and greedy decoding).
 
 # %%
 def temperature_probs(logits, tau):
@@ -141,6 +148,8 @@ for tau in (0, 1e-3, 0.5, 1.0, 5.0):
 # a second time". Fix the one line at fault so that the state is still carried over (its values
 # kept) while backpropagation stops at the start of each minibatch. Return the losses of all
 # updates as a 1-D tensor.
+#
+# Reading: {ref}`sec-truncated-bptt` (carrying the state across minibatches, {eq}`eq-tbptt`).
 
 # %%
 def tbptt_losses(ids, batch_size, num_steps):
@@ -186,6 +195,9 @@ print([round(v, 3) for v in tbptt_losses(ids, 4, 10).tolist()][:8])
 # standard error by `batch_means_standard_error`, both floats.
 #
 # Print it, with the entropy rate, for $a = 0.1$, $b = 0.3$ and 2,000, 20,000 and 200,000 tokens.
+#
+# Reading: {ref}`sec-floor-precision` (how precisely a finite sample measures the floor) and
+# {ref}`sec-two-state-chain` (the two-state chain).
 # Then set `q5_within` to `"yes"` or `"no"`: for 20,000 tokens, is the mean within three standard
 # errors of the entropy rate?
 
