@@ -31,6 +31,9 @@ from rnnbook.grading.ch04 import check
 # `rnnbook.LSTM(d, h, num_layers=L)` (equal to `torch.nn.LSTM`) reads an input of shape
 # `(T, n, d)`. Write `lstm_shapes(T, n, d, h, L)` returning the shapes, as tuples of ints, of
 # `(output, h_n, c_n, weight_ih_l0, weight_ih of the last layer)`. Work them out from the sizes.
+#
+# Reading: {ref}`sec-general-stack` (what each layer reads and stores) and {ref}`sec-pytorch-interface`
+# (the shapes of `output`, `h_n` and the weights).
 
 # %%
 def lstm_shapes(T, n, d, h, L):
@@ -65,6 +68,8 @@ print(tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape), tuple(model.weigh
 # layer's state is never carried from one call to the next. Fix `deep_gru` so that `state` is a
 # pair `(H, H1)`, one initial state per layer, and it returns `(outputs, (H, H1))`. Keep the
 # parameter order and everything else.
+#
+# Reading: {ref}`sec-two-layers-one-state` (this very mistake, and why each layer needs its own state).
 #
 # (Seed 003 is one of the five texts the book started from: forum threads and web
 # pages in which learners ask about, and write, stacked and bidirectional RNNs in PyTorch.)
@@ -119,6 +124,9 @@ check("q2", deep_gru=deep_gru)
 # tuple `(weight_ih, weight_hh, bias_ih, bias_hh)` per layer, bottom first. Return
 # `(output, h_n)`, shapes `(T, n, h)` and `(L, n, h)`, equal to `torch.nn.GRU` with the same weights.
 # You may use `rnnbook.cells.gru_cell` (imported above) for one step.
+#
+# Reading: {ref}`sec-layer-rule` (what layer $l$ reads at step $t$) and {ref}`sec-general-stack` (the
+# loop over layers and steps).
 
 # %%
 def stacked_gru(inputs, h_0, layers):
@@ -163,6 +171,9 @@ print("equal to nn.GRU up to 1e-6:", torch.allclose(output, expected_output, ato
 # `(d, h, num_layers=L, bidirectional=bidirectional)`, as an int. Work it out from the sizes:
 # every layer and direction has its own weights and both biases, and the layers above the first
 # read the states of the layer below (of both its directions).
+#
+# Reading: {ref}`sec-pytorch-interface` (every layer's weights and biases) and
+# {ref}`sec-bidirectional-layout` (what a bidirectional stack adds).
 
 # %%
 def stack_parameter_count(kind, d, h, L, bidirectional):
@@ -199,6 +210,8 @@ print(stack_parameter_count("LSTM", 28, 256, 3, True), sum(p.numel() for p in ls
 #
 # Print it for 1 to 4 layers. Then set `q5_trend` to `"larger"` or `"smaller"`: is the gradient
 # that reaches the first input larger or smaller with 4 layers than with 1?
+#
+# Reading: {ref}`sec-bptt-deep` (Chapter 2: gradients along time and along depth).
 
 # %%
 def depth_gradient(num_layers):
