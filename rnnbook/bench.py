@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 CELLS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # gate blocks per weight
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,17 +86,11 @@ def _format_timing(timing) -> str:
 
 
 def measure_ceiling(args, out=print) -> float:
-    """The matrix-product ceiling in GFLOP/s: the best of three products (Chapter 7's)."""
-    from rnnbook.fast import matmul_gflops
+    """The matrix-product ceiling in GFLOP/s: the best of Chapter 7's three products
+    (:func:`rnnbook.fast.matmul_ceiling`) at this run's sizes and threads."""
+    from rnnbook.fast import matmul_ceiling
 
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[args.cell] * args.hidden
-    products = {
-        "square 1024 x 1024 x 1024": (1024, 1024, 1024),
-        f"all steps' inputs {args.seq_len * args.batch} x {args.hidden} x {gates}":
-            (args.seq_len * args.batch, args.hidden, gates),
-        f"one step {args.batch} x {args.hidden} x {gates}": (args.batch, args.hidden, gates),
-    }
-    rates = {name: matmul_gflops(*shape, repeat=10) for name, shape in products.items()}
+    rates = matmul_ceiling(args.seq_len, args.batch, args.hidden, gates=GATES[args.cell])
     ceiling = max(rates.values())
     out(f"matrix-product ceiling: {ceiling:.1f} GFLOP/s (best of: "
         + ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items()) + ")")

@@ -20,6 +20,7 @@ from rnnbook.timing import Timing
 __all__ = [
     "recurrent_flops",
     "matmul_gflops",
+    "matmul_ceiling",
     "time_forward_backward",
     "OperationLog",
     "FastRNNBase",
@@ -82,6 +83,25 @@ def matmul_gflops(rows: int, inner: int, cols: int, repeat: int = 20,
         if i >= 2:
             times.append(clock() - start)
     return 2 * rows * inner * cols / min(times) / 1e9
+
+
+def matmul_ceiling(seq_len: int, batch_size: int, hidden_size: int, gates: int = 3,
+                   clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """GFLOP/s of the three products the ceiling is taken from, by name (Chapter 7): a square
+    1024 product, the input products of all steps of a layer above the first,
+    ``(seq_len * batch_size) x hidden_size x (gates * hidden_size)``, and the recurrent product
+    of one step, ``batch_size x hidden_size x (gates * hidden_size)``. The ceiling is the best.
+
+    Defined in book/07_performance.ipynb, section "The ceiling: how fast this CPU multiplies matrices".
+    """
+    rows, width = seq_len * batch_size, gates * hidden_size
+    return {
+        "square 1024 x 1024 x 1024": matmul_gflops(1024, 1024, 1024, repeat=10, clock=clock),
+        f"all steps' inputs {rows} x {hidden_size} x {width}":
+            matmul_gflops(rows, hidden_size, width, clock=clock),
+        f"one step {batch_size} x {hidden_size} x {width}":
+            matmul_gflops(batch_size, hidden_size, width, repeat=200, clock=clock),
+    }
 
 
 # From book/07_performance.ipynb, section "The scratch stack against `nn.GRU`".
