@@ -13,12 +13,15 @@ import io
 import json
 import math
 import os
+import pwd
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,19 +50,111 @@ def _source(cell: dict) -> str:
     return src if isinstance(src, str) else "".join(src)
 
 
-def _grade(chapter: str, submissions, tmp_path: Path, *extra: str,
-           name: str = "grades") -> tuple[dict, str, float]:
+@dataclass
+class Grader:
+    """Who runs the grading command: which Python, as which user, and where its files live.
+
+    ``folder`` holds the submissions, the private tests and the outputs, owned by the grader's
+    user; ``library`` is the ``rnnbook`` package that Python imports."""
+
+    name: str
+    python: str
+    folder: Path
+    library: Path = ROOT / "rnnbook"
+    solutions: Path = ROOT / "solutions"
+    prefix: list[str] = field(default_factory=list)  # e.g. setpriv ..., to run as another user
+    env: dict[str, str] = field(default_factory=dict)  # set for the grading command
+    uid: int | None = None
+
+    def own(self, *paths: Path) -> None:
+        """Give ``paths`` (and what is inside them) to the grader's user."""
+        if self.uid is None:
+            return
+        for path in paths:
+            for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+                os.chown(item, self.uid, self.uid, follow_symlinks=False)
+
+
+THIS_USER = Grader("root" if os.geteuid() == 0 else "this user", sys.executable, Path())
+
+
+def _grade(chapter: str, submissions, tmp_path: Path, *extra: str, name: str = "grades",
+           grader: Grader = THIS_USER) -> tuple[dict, str, float]:
     """Run the grading command; return {submission file name: CSV row}, its output, and its time."""
     output = tmp_path / f"{name}.csv"
     start = time.perf_counter()
-    command = [sys.executable, "-m", "rnnbook.grade", chapter, *map(str, submissions),
+    command = [*grader.prefix, grader.python, "-m", "rnnbook.grade", chapter, *map(str, submissions),
                "-o", str(output), *extra]
-    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                         env={**os.environ, **grader.env})
     seconds = time.perf_counter() - start
     assert run.returncode == 0, f"grader exited with {run.returncode}:\n{run.stdout}\n{run.stderr}"
     with open(output, encoding="utf-8") as handle:
         rows = {Path(r["submission"]).name: r for r in csv.DictReader(handle)}
     return rows, run.stdout, seconds
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # instant, and no extra space; fails across file systems
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _normal_user_grader(base: Path) -> Grader:
+    """A grader that runs as a normal user (no passwd entry needed), set up by root in ``base``.
+
+    The user cannot enter root's folders (the repository may sit in a 0700 folder, root's Python
+    in /root), so it gets a Python of the same version from the system, a virtual environment
+    whose packages are hard links to this environment's (the book's own library is a copy), and a
+    working folder of its own. Skipped unless these tests run as root."""
+    if os.geteuid() != 0:
+        pytest.skip("the tests already run as a normal user: the other parameter is that case")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to run the grader as another user")
+    uid = next(u for u in range(54321, 54421) if not _user_exists(u))
+    prefix = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    base.chmod(0o755)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [str(Path(folder, version)) for folder in ("/usr/bin", "/usr/local/bin", "/opt/python/bin")]
+    usable = [c for c in candidates if os.path.exists(c) and subprocess.run(
+        [*prefix, c, "-c", "pass"], cwd="/", capture_output=True, check=False).returncode == 0]
+    if not usable:
+        pytest.skip(f"no {version} outside root's folders for a normal user to run (tried {candidates})")
+    environment = base / "environment"
+    environment.mkdir()
+    not_ours = shutil.ignore_patterns("__editable__*", "rnnbook*", "a1_coverage.pth")
+    links = []
+    for i, packages in enumerate(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()):
+        links.append(environment / f"site-packages-{i}")
+        shutil.copytree(packages, links[-1], symlinks=True, copy_function=_link_or_copy, ignore=not_ours)
+    checkout = base / "checkout"
+    shutil.copytree(ROOT / "rnnbook", checkout / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions", checkout / "solutions")
+    subprocess.run([usable[0], "-m", "venv", "--without-pip", str(environment / "venv")], check=True)
+    python = environment / "venv" / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    paths = "\n".join(map(str, [checkout, *links]))
+    Path(site, "rnnbook_test.pth").write_text(paths + "\n", encoding="utf-8")
+    folder = base / "work"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, uid, uid)
+    grader = Grader("a normal user", str(python), folder, checkout / "rnnbook", checkout / "solutions",
+                    prefix, {"HOME": str(folder)}, uid)
+    probe = subprocess.run([*prefix, str(python), "-c", "import rnnbook, torch; print(rnnbook.__file__)"],
+                           cwd=folder, capture_output=True, text=True, env={**os.environ, **grader.env})
+    assert probe.returncode == 0 and probe.stdout.startswith(str(checkout)), probe
+    return grader
+
+
+def _user_exists(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
 
 
 def test_there_is_an_exercise_set_per_available_chapter():
@@ -318,9 +413,23 @@ WRONG_LOOP = "    return torch.stack(outputs), outputs[0]  # the first state, no
 WRONG_SHAPES = "    logits_shape = (num_steps, batch_size, q)  # time first: wrong"
 
 
+@pytest.fixture(scope="module", params=["this user", "a normal user"])
+def grader(request, tmp_path_factory):
+    """Who grades the hostile batch: the user running the tests (root in CI), and a normal user,
+    for whom bubblewrap makes the namespaces through a user namespace and no cgroup is writable."""
+    if request.param == "this user":
+        yield Grader(THIS_USER.name, sys.executable, tmp_path_factory.mktemp("hostile"))
+        return
+    base = Path(tempfile.mkdtemp(prefix="rnnbook-normal-user-"))
+    try:
+        yield _normal_user_grader(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def hostile_batch(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile")
+def hostile_batch(grader):
+    tmp = grader.folder
     solution = _notebook(ROOT / "solutions" / "01_rnn_from_scratch.ipynb")
     exercise = _notebook(ROOT / "exercises" / "01_rnn_from_scratch.ipynb")
     private = tmp / "private_tests"
@@ -400,9 +509,10 @@ def hostile_batch(tmp_path_factory):
     server.bind(("127.0.0.1", 0))
     server.listen()
     port = server.getsockname()[1]
-    grades_dir = tmp_path_factory.mktemp("earlier_grades")
+    grades_dir = tmp / "earlier_grades"
+    grades_dir.mkdir()
     (grades_dir / "grades.csv").write_text("submission,total\nsomeone,29\n")
-    snoop = SNOOP.replace("SOLUTIONS", repr(str(ROOT / "solutions")))
+    snoop = SNOOP.replace("SOLUTIONS", repr(str(grader.solutions)))
     snoop = snoop.replace("GRADES_DIR", repr(str(grades_dir))).replace("PORT", str(port))
     mark = secrets.token_hex(4)
     attacks = {"snoops": snoop, "litters": LITTER.replace("MARK", mark), "corrupt_json": CORRUPT_JSON,
@@ -421,12 +531,14 @@ def hostile_batch(tmp_path_factory):
     (tmp / "empty.ipynb").write_text("{}")
     subs["empty"] = tmp / "empty.ipynb"
 
-    watched = [*subs.values(), private_file, ROOT / "rnnbook" / "grading" / "ch01.py"]
+    grader.own(*subs.values(), private, grades_dir)
+    watched = [*subs.values(), private_file, grader.library / "grading" / "ch01.py"]
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
     mtimes = {p: p.stat().st_mtime_ns for p in subs.values()}
     os.environ["RNNBOOK_TEST_SECRET"] = "the grader's environment, e.g. an API token"
     rows, out, seconds = _grade("01", list(subs.values()), tmp, "--tests", str(private), "-j", "2",
-                                "--timeout", "25", "--cell-timeout", "3", "--feedback", str(tmp / "feedback"))
+                                "--timeout", "25", "--cell-timeout", "3", "--feedback", str(tmp / "feedback"),
+                                grader=grader)
     server.close()
     del os.environ["RNNBOOK_TEST_SECRET"]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
@@ -434,7 +546,7 @@ def hostile_batch(tmp_path_factory):
     litter = [p for folder in ("/tmp", "/dev/shm") for p in Path(folder).glob(f"rnnbook-litter-{mark}")]
     busy = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).endswith("True: pass")]
     daemons = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == DAEMON_COMMAND]
-    return {"rows": rows, "out": out, "seconds": seconds, "before": before, "after": after,
+    return {"grader": grader, "rows": rows, "out": out, "seconds": seconds, "before": before, "after": after,
             "mtimes": mtimes, "subs": subs, "feedback": tmp / "feedback", "protected": protected,
             "daemons": daemons, "litter": litter, "busy": busy}
 
@@ -583,6 +695,15 @@ def test_control_characters_never_reach_the_csv_or_the_terminal(hostile_batch):
     assert "red alert" in row["notes"], row
     assert not any(ch in row["notes"] for ch in "\x1b\x07"), row
     assert "\x1b" not in hostile_batch["out"]
+
+
+def test_the_grader_says_who_runs_submissions_and_how_they_are_limited(hostile_batch):
+    (line,) = [line for line in hostile_batch["out"].splitlines() if line.startswith("sandbox: ")]
+    assert "bubblewrap: own user, mount, PID, network and IPC namespaces" in line, line
+    if hostile_batch["grader"].uid is not None:  # a normal user: no cgroup, so per-process limits
+        assert "runs as the same user" in line and "per-process limits only" in line, line
+    elif os.geteuid() == 0:
+        assert "runs as nobody" in line, line
 
 
 def test_grading_is_fast_enough(hostile_batch):
