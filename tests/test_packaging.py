@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The tests of the library's own modules (the others need the repository: notebooks, grading
 # of the exercise notebooks, the generator of the library, the book's site).
 LIBRARY_TESTS = ["test_data.py", "test_scratch.py", "test_timing.py", "test_utils.py", "test_bptt.py",
-                 "test_modules.py", "test_bidirectional.py", "test_markov.py"]
+                 "test_cells.py", "test_modules.py", "test_bidirectional.py", "test_fast.py",
+                 "test_markov.py", "test_diagrams.py"]
 
 
 @pytest.mark.slow
