@@ -27,6 +27,7 @@ def pytest_terminal_summary(terminalreporter):
 def autograd_node_names():
     """A function giving the names of the autograd nodes a tensor was computed through (the tests
     of the layer loops use it to show that no step was taken by indexing, ``SelectBackward0``)."""
+
     def names(tensor) -> set[str]:
         seen, stack = set(), [tensor.grad_fn]
         while stack:
@@ -35,4 +36,5 @@ def autograd_node_names():
                 seen.add(node)
                 stack.extend(next_node for next_node, _ in node.next_functions)
         return {type(node).__name__ for node in seen}
+
     return names

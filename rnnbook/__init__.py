@@ -11,6 +11,16 @@ from rnnbook.modules import GRU, LSTM, RNN
 from rnnbook.shapes import describe
 from rnnbook.utils import add_to_class, agree, below, max_difference, set_seed, show_error
 
-__all__ = ["set_seed", "agree", "below", "max_difference", "show_error", "add_to_class", "RNN", "GRU", "LSTM",
-           "describe"]
+__all__ = [
+    "set_seed",
+    "agree",
+    "below",
+    "max_difference",
+    "show_error",
+    "add_to_class",
+    "RNN",
+    "GRU",
+    "LSTM",
+    "describe",
+]
 __version__ = "0.2.0"

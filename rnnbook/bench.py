@@ -45,6 +45,7 @@ def _positive_int(name: str):
         if value < 1:
             raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {value}")
         return value
+
     return parse
 
 
@@ -52,37 +53,60 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rnnbook.bench",
         description="Time the book's scratch recurrent stacks against torch.nn.RNN/GRU/LSTM "
-                    "(forward and forward+backward, interleaved, medians and ratios).")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
-                        help="cell type (default: gru)")
-    parser.add_argument("--layers", type=_positive_int("--layers"), default=2,
-                        help="number of stacked layers (default: 2)")
-    parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None,
-                        help="only bidirectional (--bidirectional) or only unidirectional "
-                             "(--no-bidirectional); default: both, unidirectional first")
-    parser.add_argument("--seq-len", type=_positive_int("--seq-len"), default=35,
-                        help="sequence length T (default: 35)")
-    parser.add_argument("--batch", type=_positive_int("--batch"), default=32,
-                        help="batch size N (default: 32)")
-    parser.add_argument("--input", type=_positive_int("--input"), default=28,
-                        help="input size (default: 28)")
-    parser.add_argument("--hidden", type=_positive_int("--hidden"), default=256,
-                        help="hidden size (default: 256)")
-    parser.add_argument("--repeat", type=_positive_int("--repeat"), default=20,
-                        help="timed rounds per configuration, after 2 warm-up rounds (default: 20)")
-    parser.add_argument("--no-budget", dest="budget", action="store_false",
-                        help="leave out where the time goes (products, other operations, issuing)")
-    parser.add_argument("--threads", type=_positive_int("--threads"), default=None,
-                        help="torch threads (default: torch's default, the number of cores)")
-    parser.add_argument("--no-compile", dest="compile", action="store_false",
-                        help="leave out the compiled variant (GRU only; its first call compiles)")
+        "(forward and forward+backward, interleaved, medians and ratios).",
+    )
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="cell type (default: gru)")
+    parser.add_argument(
+        "--layers", type=_positive_int("--layers"), default=2, help="number of stacked layers (default: 2)"
+    )
+    parser.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="only bidirectional (--bidirectional) or only unidirectional "
+        "(--no-bidirectional); default: both, unidirectional first",
+    )
+    parser.add_argument(
+        "--seq-len", type=_positive_int("--seq-len"), default=35, help="sequence length T (default: 35)"
+    )
+    parser.add_argument(
+        "--batch", type=_positive_int("--batch"), default=32, help="batch size N (default: 32)"
+    )
+    parser.add_argument("--input", type=_positive_int("--input"), default=28, help="input size (default: 28)")
+    parser.add_argument(
+        "--hidden", type=_positive_int("--hidden"), default=256, help="hidden size (default: 256)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=_positive_int("--repeat"),
+        default=20,
+        help="timed rounds per configuration, after 2 warm-up rounds (default: 20)",
+    )
+    parser.add_argument(
+        "--no-budget",
+        dest="budget",
+        action="store_false",
+        help="leave out where the time goes (products, other operations, issuing)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int("--threads"),
+        default=None,
+        help="torch threads (default: torch's default, the number of cores)",
+    )
+    parser.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="leave out the compiled variant (GRU only; its first call compiles)",
+    )
     return parser
 
 
 def _format_timing(timing) -> str:
     from rnnbook.timing import format_seconds
-    return (f"{format_seconds(timing.median):>9s} "
-            f"({format_seconds(timing.min)}-{format_seconds(timing.max)})")
+
+    return f"{format_seconds(timing.median):>9s} ({format_seconds(timing.min)}-{format_seconds(timing.max)})"
 
 
 def measure_ceiling(args, out=print) -> float:
@@ -92,13 +116,15 @@ def measure_ceiling(args, out=print) -> float:
 
     rates = matmul_ceiling(args.seq_len, args.batch, args.hidden, gates=GATES[args.cell])
     ceiling = max(rates.values())
-    out(f"matrix-product ceiling: {ceiling:.1f} GFLOP/s (best of: "
-        + ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items()) + ")")
+    out(
+        f"matrix-product ceiling: {ceiling:.1f} GFLOP/s (best of: "
+        + ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items())
+        + ")"
+    )
     return ceiling
 
 
-def run_configuration(args, bidirectional: bool, ceiling: float | None = None,
-                      out=print) -> dict[str, float]:
+def run_configuration(args, bidirectional: bool, ceiling: float | None = None, out=print) -> dict[str, float]:
     """Build, check and time every variant for one configuration; print the table and the
     time budgets of the torch module and of the best scratch variant.
 
@@ -142,24 +168,32 @@ def run_configuration(args, bidirectional: bool, ceiling: float | None = None,
     models["torch"] = reference
 
     timings = time_forward_backward(models, inputs, repeat=args.repeat, warmup=2)
-    flops = recurrent_flops(mode, args.seq_len, args.batch, args.input, args.hidden, args.layers,
-                            bidirectional)
+    flops = recurrent_flops(
+        mode, args.seq_len, args.batch, args.input, args.hidden, args.layers, bidirectional
+    )
     total_flops = flops["forward"] + flops["backward"]
     base_fwd, base_both = (t.median for t in timings["torch"])
-    title = f"{args.layers} layer{'s' if args.layers > 1 else ''}, " + \
-        ("bidirectional" if bidirectional else "unidirectional")
-    out(f"\n== {mode}, {title}: T={args.seq_len}, N={args.batch}, input {args.input}, "
-        f"hidden {args.hidden} ({total_flops / 1e9:.2f} GFLOP per fwd+bwd)")
-    out(f"{'variant':9s} {'forward: median (min-max)':>31s} {'ratio':>6s}   "
+    title = f"{args.layers} layer{'s' if args.layers > 1 else ''}, " + (
+        "bidirectional" if bidirectional else "unidirectional"
+    )
+    out(
+        f"\n== {mode}, {title}: T={args.seq_len}, N={args.batch}, input {args.input}, "
+        f"hidden {args.hidden} ({total_flops / 1e9:.2f} GFLOP per fwd+bwd)"
+    )
+    out(
+        f"{'variant':9s} {'forward: median (min-max)':>31s} {'ratio':>6s}   "
         f"{'fwd+bwd: median (min-max)':>31s} {'ratio':>6s} {'GFLOP/s':>8s}"
-        + (f" {'ceiling':>8s}" if ceiling else ""))
+        + (f" {'ceiling':>8s}" if ceiling else "")
+    )
     ratios = {}
     for name, (fwd, both) in timings.items():
         ratios[name] = both.median / base_both
         gflops = total_flops / both.median / 1e9
-        out(f"{name:9s} {_format_timing(fwd):>31s} {fwd.median / base_fwd:5.2f}x   "
+        out(
+            f"{name:9s} {_format_timing(fwd):>31s} {fwd.median / base_fwd:5.2f}x   "
             f"{_format_timing(both):>31s} {ratios[name]:5.2f}x {gflops:8.1f}"
-            + (f" {gflops / ceiling:8.0%}" if ceiling else ""))
+            + (f" {gflops / ceiling:8.0%}" if ceiling else "")
+        )
     if compile_note is not None:
         out(f"compile time of 'compiled' (first forward+backward call): {format_seconds(compile_note)}")
     elif args.compile:
@@ -167,18 +201,25 @@ def run_configuration(args, bidirectional: bool, ceiling: float | None = None,
     best = min((name for name in ratios if name != "torch"), key=ratios.get)
     out(f"best scratch variant: {best} ({ratios[best]:.2f}x nn.{mode}, fwd+bwd)")
     if args.budget:
-        out("where the time goes (fwd+bwd medians; the matrix products and the other operations "
-            "replayed alone, and what is left: issuing them from Python and autograd):")
+        out(
+            "where the time goes (fwd+bwd medians; the matrix products and the other operations "
+            "replayed alone, and what is left: issuing them from Python and autograd):"
+        )
         # The compiled variant's operations run inside compiled code, where they cannot be
         # recorded one by one: its budget is left out.
         uncompiled = min((name for name in ratios if name not in ("torch", "compiled")), key=ratios.get)
         for name in ("torch", uncompiled):
             budget = time_budget(models[name], inputs, repeat=min(args.repeat, 10))
-            out(f"  {name:9s} total {format_seconds(budget.total):>9s} = products "
+            out(
+                f"  {name:9s} total {format_seconds(budget.total):>9s} = products "
                 f"{format_seconds(budget.products):>9s} ({budget.product_count} calls) + other "
                 f"{format_seconds(budget.other_operations):>9s} ({budget.other_count} calls) + "
-                + (f"issuing {format_seconds(budget.issuing):>9s}" if budget.issuing > 0
-                   else "issuing: below the noise of this run"))
+                + (
+                    f"issuing {format_seconds(budget.issuing):>9s}"
+                    if budget.issuing > 0
+                    else "issuing: below the noise of this run"
+                )
+            )
     return ratios
 
 
@@ -198,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     configurations = [False, True] if args.bidirectional is None else [args.bidirectional]
     mode = CELLS[args.cell]
-    print(f"rnnbook.bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"{os.cpu_count()} CPU(s), {args.repeat} timed rounds, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"rnnbook.bench: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+        f"{os.cpu_count()} CPU(s), {args.repeat} timed rounds, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     print("ratios are to the torch module's median; the forward pass records the graph for autograd")
     start = time.perf_counter()
     ceiling = measure_ceiling(args)

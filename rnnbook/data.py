@@ -30,8 +30,17 @@ __all__ = [
 ]
 
 # Typographic characters mapped to ASCII before tokenization.
-_TYPOGRAPHY = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-               "\u2014": "-", "\u2026": "...", "\u00b0": " degrees", "\u00df": "ss"}
+_TYPOGRAPHY = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2026": "...",
+    "\u00b0": " degrees",
+    "\u00df": "ss",
+}
 
 
 def _normalize(text: str) -> str:
@@ -84,9 +93,11 @@ class Corpus:
     fingerprint: str
 
     def __repr__(self) -> str:
-        return (f"Corpus({len(self.text):,} characters, vocabulary of {len(self.vocab)}, "
-                f"train {len(self.train):,} / valid {len(self.valid):,} tokens, "
-                f"fingerprint {self.fingerprint})")
+        return (
+            f"Corpus({len(self.text):,} characters, vocabulary of {len(self.vocab)}, "
+            f"train {len(self.train):,} / valid {len(self.valid):,} tokens, "
+            f"fingerprint {self.fingerprint})"
+        )
 
 
 def load_corpus(valid_fraction: float = 0.1) -> Corpus:
@@ -113,15 +124,19 @@ def _check_batch_args(ids: Tensor, batch_size: int, num_steps: int) -> None:
     if ids.dim() != 1:
         raise ValueError(f"expected a 1-D tensor of token indices, got shape {tuple(ids.shape)}")
     if batch_size < 1 or num_steps < 1:
-        raise ValueError(f"batch_size and num_steps must be positive, got batch_size={batch_size}, "
-                         f"num_steps={num_steps}")
+        raise ValueError(
+            f"batch_size and num_steps must be positive, got batch_size={batch_size}, num_steps={num_steps}"
+        )
     if len(ids) < batch_size * num_steps + 1:
-        raise ValueError(f"a sequence of {len(ids)} tokens is too short for batch_size={batch_size} "
-                         f"x num_steps={num_steps} (needs at least {batch_size * num_steps + 1})")
+        raise ValueError(
+            f"a sequence of {len(ids)} tokens is too short for batch_size={batch_size} "
+            f"x num_steps={num_steps} (needs at least {batch_size * num_steps + 1})"
+        )
 
 
-def random_batches(ids: Tensor, batch_size: int, num_steps: int,
-                   generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+def random_batches(
+    ids: Tensor, batch_size: int, num_steps: int, generator: torch.Generator | None = None
+) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(X, Y)`` minibatches of random, non-overlapping subsequences.
 
     ``X`` and ``Y`` have shape ``(batch_size, num_steps)``; ``Y`` is ``X`` shifted by one token.
@@ -134,12 +149,13 @@ def random_batches(ids: Tensor, batch_size: int, num_steps: int,
     num_pieces = (len(ids) - offset - 1) // num_steps
     starts = offset + num_steps * torch.randperm(num_pieces, generator=generator)
     for i in range(0, num_pieces - batch_size + 1, batch_size):
-        rows = starts[i:i + batch_size, None] + torch.arange(num_steps)
+        rows = starts[i : i + batch_size, None] + torch.arange(num_steps)
         yield ids[rows], ids[rows + 1]
 
 
-def sequential_batches(ids: Tensor, batch_size: int, num_steps: int,
-                       generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+def sequential_batches(
+    ids: Tensor, batch_size: int, num_steps: int, generator: torch.Generator | None = None
+) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(X, Y)`` minibatches in which row ``i`` continues row ``i`` of the previous batch.
 
     The sequence (from a random offset) is split into ``batch_size`` long streams; batch ``k``
@@ -149,14 +165,15 @@ def sequential_batches(ids: Tensor, batch_size: int, num_steps: int,
     _check_batch_args(ids, batch_size, num_steps)
     offset = int(torch.randint(num_steps, (1,), generator=generator))
     stream_len = (len(ids) - offset - 1) // batch_size
-    xs = ids[offset:offset + batch_size * stream_len].reshape(batch_size, stream_len)
-    ys = ids[offset + 1:offset + 1 + batch_size * stream_len].reshape(batch_size, stream_len)
+    xs = ids[offset : offset + batch_size * stream_len].reshape(batch_size, stream_len)
+    ys = ids[offset + 1 : offset + 1 + batch_size * stream_len].reshape(batch_size, stream_len)
     for start in range(0, stream_len - num_steps + 1, num_steps):
-        yield xs[:, start:start + num_steps], ys[:, start:start + num_steps]
+        yield xs[:, start : start + num_steps], ys[:, start : start + num_steps]
 
 
-def adding_problem(num_examples: int, num_steps: int,
-                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def adding_problem(
+    num_examples: int, num_steps: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """The adding problem (Hochreiter & Schmidhuber 1997).
 
     Returns ``X`` of shape ``(num_examples, num_steps, 2)`` and ``y`` of shape ``(num_examples,)``.
@@ -177,8 +194,13 @@ def adding_problem(num_examples: int, num_steps: int,
     return torch.stack([values, marks], dim=-1), (values * marks).sum(dim=1)
 
 
-def copy_task(num_examples: int, num_symbols: int = 8, length: int = 5, delay: int = 10,
-              generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def copy_task(
+    num_examples: int,
+    num_symbols: int = 8,
+    length: int = 5,
+    delay: int = 10,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """The copy (memory) task: read ``length`` symbols, wait ``delay`` steps, repeat them.
 
     Inputs and targets are integer sequences of length ``length + delay + length``. Symbols are
@@ -194,12 +216,13 @@ def copy_task(num_examples: int, num_symbols: int = 8, length: int = 5, delay: i
     Y = torch.zeros(num_examples, total, dtype=torch.long)
     X[:, :length] = symbols
     X[:, length + delay - 1] = num_symbols + 1
-    Y[:, length + delay:] = symbols
+    Y[:, length + delay :] = symbols
     return X, Y
 
 
-def neighbour_sum_task(num_examples: int, num_steps: int, num_symbols: int = 4,
-                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def neighbour_sum_task(
+    num_examples: int, num_steps: int, num_symbols: int = 4, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """A tagging task whose label at step ``t`` needs the input at step ``t + 1``.
 
     Inputs ``X`` are random symbols in ``0 .. num_symbols-1``, shape ``(num_examples, num_steps)``.

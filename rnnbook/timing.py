@@ -29,8 +29,10 @@ class Timing:
         return max(self.times)
 
     def __str__(self) -> str:
-        return (f"median {format_seconds(self.median)} "
-                f"(min {format_seconds(self.min)}, max {format_seconds(self.max)}, n={len(self.times)})")
+        return (
+            f"median {format_seconds(self.median)} "
+            f"(min {format_seconds(self.min)}, max {format_seconds(self.max)}, n={len(self.times)})"
+        )
 
 
 def measure(fn: Callable[[], object], repeat: int = 10, warmup: int = 2) -> Timing:

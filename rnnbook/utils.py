@@ -116,8 +116,10 @@ def add_to_class(cls: type):
     explains it. ``make library`` writes such methods into the class's body in the generated
     module, so the library itself never needs this.
     """
+
     def register(method):
         method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
         setattr(cls, method.__name__, method)
         return method
+
     return register

@@ -25,8 +25,13 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 INSTALL_HINT = "make browser   (runs: apt-get update && apt-get install -y chromium)"
 # Flags that keep headless Chromium off the network and quiet (see the toolchain notes).
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -38,7 +43,8 @@ def chromium_path() -> str:
             return candidate
     raise RuntimeError(
         "The browser tests need Debian's Chromium, which is not installed "
-        f"(looked for {', '.join(CHROMIUM_CANDIDATES)} and $CHROMIUM). Install it with:\n    {INSTALL_HINT}")
+        f"(looked for {', '.join(CHROMIUM_CANDIDATES)} and $CHROMIUM). Install it with:\n    {INSTALL_HINT}"
+    )
 
 
 def toc_docnames(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
@@ -93,17 +99,22 @@ def config_with(overrides: dict, destination: Path) -> Path:
 
 def toc_with(docnames: list[str], destination: Path) -> Path:
     """Write a table of contents with the root and ``docnames`` only (a quicker partial build)."""
-    toc = {"format": "jb-book", "root": toc_docnames()[0],
-           "parts": [{"caption": "Chapters", "numbered": True,
-                      "chapters": [{"file": name} for name in docnames]}]}
+    toc = {
+        "format": "jb-book",
+        "root": toc_docnames()[0],
+        "parts": [
+            {"caption": "Chapters", "numbered": True, "chapters": [{"file": name} for name in docnames]}
+        ],
+    }
     destination.mkdir(parents=True, exist_ok=True)
     path = destination / "_toc.yml"
     path.write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     return path
 
 
-def start_build(output: Path, config: Path | None = None, toc: Path | None = None,
-                strict: bool = True) -> subprocess.Popen:
+def start_build(
+    output: Path, config: Path | None = None, toc: Path | None = None, strict: bool = True
+) -> subprocess.Popen:
     """Start ``jupyter-book build . -W --keep-going`` from scratch into ``output``/_build/html.
 
     ``config`` and ``toc`` replace ``_config.yml`` and ``_toc.yml``; ``strict=False`` drops ``-W``
@@ -112,8 +123,14 @@ def start_build(output: Path, config: Path | None = None, toc: Path | None = Non
     if output.exists():
         shutil.rmtree(output)
     output.mkdir(parents=True)
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".",
-               *(["-W", "--keep-going"] if strict else []), "--path-output", str(output)]
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        ".",
+        *(["-W", "--keep-going"] if strict else []),
+        "--path-output",
+        str(output),
+    ]
     if config is not None:
         command += ["--config", str(config)]
     if toc is not None:
@@ -132,11 +149,13 @@ def finish_build(process: subprocess.Popen, output: Path, timeout: float = 240) 
         process.log.close()  # type: ignore[attr-defined]
     log = (output / "build.log").read_text(encoding="utf-8", errors="replace")
     if process.returncode != 0:
-        problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line
-                    or "Error" in line]
+        problems = [
+            line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line
+        ]
         raise AssertionError(
             f"`{' '.join(['jupyter-book', *process.args[1:]])}` failed (exit {process.returncode}):\n"
-            + "\n".join(problems[:40] or log.splitlines()[-40:]))
+            + "\n".join(problems[:40] or log.splitlines()[-40:])
+        )
     return output / "_build" / "html"
 
 

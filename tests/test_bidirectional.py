@@ -47,14 +47,21 @@ def test_separate_stacks_are_two_torch_stacks(kind):
     forward_module = module_class(d, h, num_layers=L).double()
     backward_module = module_class(d, h, num_layers=L).double()
     x = torch.randn(T, n, d, dtype=torch.float64)
-    ours, our_state = bidirectional_separate(cell, x, [layer_weights(forward_module, k) for k in range(L)],
-                                             [layer_weights(backward_module, k) for k in range(L)])
+    ours, our_state = bidirectional_separate(
+        cell,
+        x,
+        [layer_weights(forward_module, k) for k in range(L)],
+        [layer_weights(backward_module, k) for k in range(L)],
+    )
     forward_output, forward_state = forward_module(x)
     backward_output, backward_state = backward_module(x.flip(0))
     assert _close(ours, torch.cat([forward_output, backward_output.flip(0)], dim=-1))
     our_h = our_state[0] if isinstance(our_state, tuple) else our_state
-    their_h = (forward_state[0], backward_state[0]) if isinstance(forward_state, tuple) else (
-        forward_state, backward_state)
+    their_h = (
+        (forward_state[0], backward_state[0])
+        if isinstance(forward_state, tuple)
+        else (forward_state, backward_state)
+    )
     assert _close(our_h[0::2], their_h[0]) and _close(our_h[1::2], their_h[1])
 
 
@@ -63,12 +70,16 @@ def test_separate_stacks_never_see_the_other_side():
     d, h, T = 2, 4, 6
     forward_module, backward_module = nn.GRU(d, h, num_layers=3).double(), nn.GRU(d, h, num_layers=3).double()
     x = torch.randn(T, 1, d, dtype=torch.float64, requires_grad=True)
-    output, _ = bidirectional_separate(gru_cell, x, [layer_weights(forward_module, k) for k in range(3)],
-                                       [layer_weights(backward_module, k) for k in range(3)])
+    output, _ = bidirectional_separate(
+        gru_cell,
+        x,
+        [layer_weights(forward_module, k) for k in range(3)],
+        [layer_weights(backward_module, k) for k in range(3)],
+    )
     t = 2
     (grad_forward,) = torch.autograd.grad(output[t, 0, :h].sum(), x, retain_graph=True)
     (grad_backward,) = torch.autograd.grad(output[t, 0, h:].sum(), x)
-    assert (grad_forward[t + 1:] == 0).all() and (grad_forward[:t + 1].abs().sum(dim=(1, 2)) > 0).all()
+    assert (grad_forward[t + 1 :] == 0).all() and (grad_forward[: t + 1].abs().sum(dim=(1, 2)) > 0).all()
     assert (grad_backward[:t] == 0).all() and (grad_backward[t:].abs().sum(dim=(1, 2)) > 0).all()
 
 

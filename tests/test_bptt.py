@@ -26,11 +26,13 @@ SHAPES = [(1, 1, 1, 1), (1, 3, 2, 4), (5, 1, 3, 2), (9, 4, 6, 5), (30, 2, 3, 8)]
 
 def random_layer(T, n, d, h, seed):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(T, n, d, generator=g, dtype=DTYPE),
-            0.5 * torch.randn(n, h, generator=g, dtype=DTYPE),
-            torch.randn(h, d, generator=g, dtype=DTYPE) / d ** 0.5,
-            torch.randn(h, h, generator=g, dtype=DTYPE) / h ** 0.5,
-            0.1 * torch.randn(h, generator=g, dtype=DTYPE))
+    return (
+        torch.randn(T, n, d, generator=g, dtype=DTYPE),
+        0.5 * torch.randn(n, h, generator=g, dtype=DTYPE),
+        torch.randn(h, d, generator=g, dtype=DTYPE) / d**0.5,
+        torch.randn(h, h, generator=g, dtype=DTYPE) / h**0.5,
+        0.1 * torch.randn(h, generator=g, dtype=DTYPE),
+    )
 
 
 def autograd_layer(inputs, state, weight_ih, weight_hh, bias, grad_hiddens, grad_final_state):
@@ -54,13 +56,16 @@ def test_rnn_backward_equals_autograd(T, n, d, h):
 
     hiddens, cache = rnn_forward_with_cache(inputs, state, weight_ih, weight_hh, bias)
     ours = rnn_backward(grad_hiddens, cache, grad_final_state)
-    expected, expected_hiddens = autograd_layer(inputs, state, weight_ih, weight_hh, bias,
-                                                grad_hiddens, grad_final_state)
+    expected, expected_hiddens = autograd_layer(
+        inputs, state, weight_ih, weight_hh, bias, grad_hiddens, grad_final_state
+    )
 
     assert torch.equal(hiddens, rnn_layer_forward(inputs, state, weight_ih, weight_hh, bias)[0])
-    for name, value, reference in zip(["inputs", "state", "weight_ih", "weight_hh", "bias"],
-                                      [ours.inputs, ours.state, ours.weight_ih, ours.weight_hh, ours.bias],
-                                      expected):
+    for name, value, reference in zip(
+        ["inputs", "state", "weight_ih", "weight_hh", "bias"],
+        [ours.inputs, ours.state, ours.weight_ih, ours.weight_hh, ours.bias],
+        expected,
+    ):
         assert value.shape == reference.shape, name
         assert relative_error(value, reference) < 1e-10, (name, relative_error(value, reference))
     assert relative_error(ours.hiddens, expected_hiddens) < 1e-10
@@ -81,8 +86,9 @@ def test_language_model_gradients_equal_autograd(T, n, d, h):
     grad_hiddens, grad_weight_hy, grad_bias_y = linear_backward(grad_logits, hiddens, weight_hy)
     ours = rnn_backward(grad_hiddens, cache)
 
-    leaves = [t.clone().requires_grad_()
-              for t in (inputs, state, weight_ih, weight_hh, bias, weight_hy, bias_y)]
+    leaves = [
+        t.clone().requires_grad_() for t in (inputs, state, weight_ih, weight_hh, bias, weight_hy, bias_y)
+    ]
     auto_hiddens, _ = rnn_layer_forward(*leaves[:5])
     auto_loss = F.cross_entropy((auto_hiddens @ leaves[5].T + leaves[6]).reshape(-1, q), targets.reshape(-1))
     expected = torch.autograd.grad(auto_loss, leaves)
@@ -105,8 +111,14 @@ def test_stacked_backward_equals_nn_rnn(num_layers, T, n):
     top, _ = rnn(inputs, states)
     F.cross_entropy(output(top).reshape(-1, q), targets.reshape(-1)).backward()
 
-    layers = [(getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}"),
-               getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}")) for k in range(num_layers)]
+    layers = [
+        (
+            getattr(rnn, f"weight_ih_l{k}"),
+            getattr(rnn, f"weight_hh_l{k}"),
+            getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"),
+        )
+        for k in range(num_layers)
+    ]
     our_top, caches = stacked_rnn_forward_with_cache(inputs, states, layers)
     assert relative_error(our_top, top.detach()) < 1e-12
     _, grad_logits = cross_entropy_with_gradient(our_top @ output.weight.T + output.bias, targets)
@@ -127,9 +139,14 @@ def test_stacked_backward_equals_nn_rnn(num_layers, T, n):
 def test_stacked_backward_with_different_hidden_sizes_and_final_state_gradients():
     T, n, sizes = 5, 2, [3, 6, 2]  # input size 3, then layers of 6 and 2 units
     g = torch.Generator().manual_seed(3)
-    layers = [(torch.randn(sizes[k + 1], sizes[k], generator=g, dtype=DTYPE) / 2,
-               torch.randn(sizes[k + 1], sizes[k + 1], generator=g, dtype=DTYPE) / 2,
-               torch.randn(sizes[k + 1], generator=g, dtype=DTYPE) / 4) for k in range(2)]
+    layers = [
+        (
+            torch.randn(sizes[k + 1], sizes[k], generator=g, dtype=DTYPE) / 2,
+            torch.randn(sizes[k + 1], sizes[k + 1], generator=g, dtype=DTYPE) / 2,
+            torch.randn(sizes[k + 1], generator=g, dtype=DTYPE) / 4,
+        )
+        for k in range(2)
+    ]
     inputs = torch.randn(T, n, sizes[0], generator=g, dtype=DTYPE)
     states = [torch.randn(n, size, generator=g, dtype=DTYPE) / 2 for size in sizes[1:]]
     grad_top = torch.randn(T, n, sizes[-1], generator=g, dtype=DTYPE)
@@ -231,28 +248,51 @@ def test_scale_gradient_keeps_the_value_and_scales_the_gradient():
 
 
 BAD_ARGUMENTS = [  # (change to the arguments, error, what the message must say)
-    (lambda a: {**a, "weight_ih": a["weight_ih"].T}, ValueError,
-     r"weight_ih must have shape \(4, 3\).*got \(3, 4\)"),
-    (lambda a: {**a, "state": torch.zeros(5, 4, dtype=DTYPE)}, ValueError,
-     r"state must have shape \(2, 4\).*got \(5, 4\)"),
-    (lambda a: {**a, "bias": torch.zeros(1, 4, dtype=DTYPE)}, ValueError,
-     r"bias must have shape \(4,\).*got \(1, 4\)"),
-    (lambda a: {**a, "weight_hh": torch.zeros(4, 5, dtype=DTYPE)}, ValueError,
-     r"weight_hh must be square.*\(4, 5\)"),
-    (lambda a: {**a, "inputs": a["inputs"][0]}, ValueError,
-     r"inputs must have shape \(T, n, d\).*got \(2, 3\)"),
+    (
+        lambda a: {**a, "weight_ih": a["weight_ih"].T},
+        ValueError,
+        r"weight_ih must have shape \(4, 3\).*got \(3, 4\)",
+    ),
+    (
+        lambda a: {**a, "state": torch.zeros(5, 4, dtype=DTYPE)},
+        ValueError,
+        r"state must have shape \(2, 4\).*got \(5, 4\)",
+    ),
+    (
+        lambda a: {**a, "bias": torch.zeros(1, 4, dtype=DTYPE)},
+        ValueError,
+        r"bias must have shape \(4,\).*got \(1, 4\)",
+    ),
+    (
+        lambda a: {**a, "weight_hh": torch.zeros(4, 5, dtype=DTYPE)},
+        ValueError,
+        r"weight_hh must be square.*\(4, 5\)",
+    ),
+    (
+        lambda a: {**a, "inputs": a["inputs"][0]},
+        ValueError,
+        r"inputs must have shape \(T, n, d\).*got \(2, 3\)",
+    ),
     (lambda a: {**a, "inputs": a["inputs"][:0]}, ValueError, r"T >= 1.*got \(0, 2, 3\)"),
     (lambda a: {**a, "bias": a["bias"].float()}, TypeError, r"one dtype.*bias: torch.float32"),
-    (lambda a: {**a, "inputs": torch.zeros(5, 2, 3, dtype=torch.long)}, TypeError,
-     r"inputs must be a floating-point"),
+    (
+        lambda a: {**a, "inputs": torch.zeros(5, 2, 3, dtype=torch.long)},
+        TypeError,
+        r"inputs must be a floating-point",
+    ),
 ]
 
 
 @pytest.mark.parametrize("change, error, message", BAD_ARGUMENTS)
 def test_bad_arguments_raise_clear_errors(change, error, message):
     inputs, state, weight_ih, weight_hh, bias = random_layer(5, 2, 3, 4, seed=8)
-    arguments = {"inputs": inputs, "state": state, "weight_ih": weight_ih, "weight_hh": weight_hh,
-                 "bias": bias}
+    arguments = {
+        "inputs": inputs,
+        "state": state,
+        "weight_ih": weight_ih,
+        "weight_hh": weight_hh,
+        "bias": bias,
+    }
     with pytest.raises(error, match=message):
         rnn_forward_with_cache(**change(arguments))
 

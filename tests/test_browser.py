@@ -119,8 +119,10 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("book")
     config = config_with({"repository": {"url": EXAMPLE_REPOSITORY, "branch": "main"}}, base / "config")
     toc = toc_with([first_chapter()], base / "config")
-    started = {"plain": start_build(base / "plain"),
-               "launch": start_build(base / "launch", config=config, toc=toc, strict=False)}
+    started = {
+        "plain": start_build(base / "plain"),
+        "launch": start_build(base / "launch", config=config, toc=toc, strict=False),
+    }
     return {name: finish_build(process, base / name) for name, process in started.items()}
 
 
@@ -135,8 +137,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True,
-                                             args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
         yield browser
         browser.close()
 
@@ -146,8 +149,14 @@ def visit(context, base: str, docname: str, collect: bool = True) -> tuple[Visit
     record = Visit(docname, base + html_path(docname), {})
     page.on("requestfailed", lambda r: record.failed.append(f"{r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and record.failed.append(f"{r.url} (HTTP {r.status})"))
-    page.on("request", lambda r: (not r.url.startswith(base) and not r.url.startswith(("data:", "blob:"))
-                                  and record.external.append(r.url)))
+    page.on(
+        "request",
+        lambda r: (
+            not r.url.startswith(base)
+            and not r.url.startswith(("data:", "blob:"))
+            and record.external.append(r.url)
+        ),
+    )
     page.on("pageerror", lambda e: record.page_errors.append(str(e)))
     page.goto(record.url, wait_until="load")
     if collect:
@@ -192,9 +201,13 @@ def test_toc_pages_exist():
 
 @pytest.mark.browser
 def test_every_page_loads_without_failed_requests(pages):
-    problems = {v.docname: v.failed + [f"external request {u}" for u in v.external]
-                + [f"uncaught error {e}" for e in v.page_errors]
-                for v in pages if v.failed or v.external or v.page_errors}
+    problems = {
+        v.docname: v.failed
+        + [f"external request {u}" for u in v.external]
+        + [f"uncaught error {e}" for e in v.page_errors]
+        for v in pages
+        if v.failed or v.external or v.page_errors
+    }
     assert not problems, problems
     for v in pages:
         assert v.data["title"], f"{v.docname}: empty <title>"
@@ -276,8 +289,9 @@ def test_chapter_pages_have_outputs_download_and_navigation(pages, site):
             assert v.data["next"] == order[i + 1], f"{v.docname}: 'next' is {v.data['next']}"
         if source_of(v.docname).suffix == ".ipynb":
             notebook = f"_sources/{v.docname}.ipynb"
-            assert any(d.endswith(notebook) for d in v.data["downloads"]), \
+            assert any(d.endswith(notebook) for d in v.data["downloads"]), (
                 f"{v.docname}: no download link for the notebook"
+            )
             assert v.data["code_cells"] > 0, f"{v.docname}: no code cell"
             assert v.data["cell_outputs"] > 0, f"{v.docname}: no cell output"
 
@@ -340,10 +354,12 @@ def test_exercise_solution_opens_and_links_back(pages, site, browser):
         # exercise -> solution link, then the solution's title links back to its exercise
         exercise_id = page.eval_on_selector("article div.exercise", "e => e.id")
         solution_id = first.get_attribute("id")
-        assert page.locator(f'article div.exercise a[href$="#{solution_id}"]').count() >= 1, \
+        assert page.locator(f'article div.exercise a[href$="#{solution_id}"]').count() >= 1, (
             f"{v.docname}: exercise {exercise_id} does not link to its solution"
-        assert first.locator(f'a[href$="#{exercise_id}"]').count() >= 1, \
+        )
+        assert first.locator(f'a[href$="#{exercise_id}"]').count() >= 1, (
             f"{v.docname}: solution {solution_id} does not link back to its exercise"
+        )
         first.locator("button.toggle-button").first.click()
         body.wait_for(state="visible", timeout=5_000)
         assert body.inner_text().strip(), f"{v.docname}: the opened solution is empty"
@@ -358,8 +374,11 @@ def test_exercise_solution_opens_and_links_back(pages, site, browser):
 @pytest.mark.browser
 def test_readable_at_phone_width(pages):
     """No page scrolls sideways on a phone: wide code, tables and math scroll in their own box."""
-    too_wide = {v.docname: v.data["phone"] for v in pages
-                if v.data["phone"]["scroll_width"] > v.data["phone"]["width"] + 1}
+    too_wide = {
+        v.docname: v.data["phone"]
+        for v in pages
+        if v.data["phone"]["scroll_width"] > v.data["phone"]["width"] + 1
+    }
     assert not too_wide, too_wide
 
 
@@ -397,8 +416,15 @@ def test_dark_mode_is_readable(pages, site, browser):
         page = context.new_page()
         page.goto(v.url)
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
-        for selector in ("article p", "article li", "article figcaption", "article div.cell_output pre",
-                         "article div.highlight pre", "article table td", "nav.bd-links a"):
+        for selector in (
+            "article p",
+            "article li",
+            "article figcaption",
+            "article div.cell_output pre",
+            "article div.highlight pre",
+            "article table td",
+            "nav.bd-links a",
+        ):
             for item in page.evaluate(CONTRAST_JS, selector):
                 ratio = _contrast(item["color"], item["background"])
                 assert ratio >= 4.5, f"{v.docname} ({selector}): contrast {ratio:.1f} for {item}"
@@ -408,9 +434,12 @@ def test_dark_mode_is_readable(pages, site, browser):
 
 def _scroll_to(page, selector: str) -> None:
     """Scroll down (never up: scrolling up shows the theme's "Back to top" button) to an element."""
-    page.evaluate("""(selector) => {
+    page.evaluate(
+        """(selector) => {
         const top = document.querySelector(selector).getBoundingClientRect().top + window.scrollY;
-        window.scrollTo(0, Math.max(0, top - 80)); }""", selector)
+        window.scrollTo(0, Math.max(0, top - 80)); }""",
+        selector,
+    )
     page.wait_for_timeout(200)
 
 
@@ -429,8 +458,9 @@ def test_screenshots_for_a_person(pages, site, browser):
         "desktop": dict(viewport=DESKTOP),
         "phone": dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True),
         "dark": dict(viewport=DESKTOP, color_scheme="dark"),
-        "phone-dark": dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                           color_scheme="dark"),
+        "phone-dark": dict(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, color_scheme="dark"
+        ),
     }
     for mode, options in settings.items():
         context = browser.new_context(**options)

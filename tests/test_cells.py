@@ -18,15 +18,18 @@ def test_cells_match_torch_cells(bias):
     c = torch.randn(3, 5, generator=g, dtype=torch.float64)
     for nonlinearity in ("tanh", "relu"):
         ref = nn.RNNCell(4, 5, bias=bias, nonlinearity=nonlinearity).double()
-        torch.testing.assert_close(rnn_cell(x, h, *ref.parameters(), nonlinearity=nonlinearity)
-                                   if bias else rnn_cell(x, h, ref.weight_ih, ref.weight_hh,
-                                                         nonlinearity=nonlinearity),
-                                   ref(x, h), **TOL)
+        torch.testing.assert_close(
+            rnn_cell(x, h, *ref.parameters(), nonlinearity=nonlinearity)
+            if bias
+            else rnn_cell(x, h, ref.weight_ih, ref.weight_hh, nonlinearity=nonlinearity),
+            ref(x, h),
+            **TOL,
+        )
     ref = nn.GRUCell(4, 5, bias=bias).double()
     mine = gru_cell(x, h, *ref.parameters())
     torch.testing.assert_close(mine, ref(x, h), **TOL)
-    grad_mine, = torch.autograd.grad(mine.sum(), x)
-    grad_ref, = torch.autograd.grad(ref(x, h).sum(), x)
+    (grad_mine,) = torch.autograd.grad(mine.sum(), x)
+    (grad_ref,) = torch.autograd.grad(ref(x, h).sum(), x)
     torch.testing.assert_close(grad_mine, grad_ref, **TOL)
     ref = nn.LSTMCell(4, 5, bias=bias).double()
     for a, b in zip(lstm_cell(x, (h, c), *ref.parameters()), ref(x, (h, c))):
@@ -34,7 +37,6 @@ def test_cells_match_torch_cells(bias):
     # a single vector (no batch dimension) works as in torch's cells
     single = lstm_cell(x[0], (h[0], c[0]), *ref.parameters())
     torch.testing.assert_close(single[1], ref(x[0], (h[0], c[0]))[1], **TOL)
-
 
 
 def test_cell_errors_name_the_shapes():

@@ -29,8 +29,10 @@ def corpus():
 
 
 def test_normalize_lowercases_and_maps_typography_to_ascii():
-    assert _normalize("It\u2019s \u201cQuoted\u201d \u2014 5\u00b0 Stra\u00dfe\u2026") == \
-        "it's \"quoted\" - 5 degrees strasse..."
+    assert (
+        _normalize("It\u2019s \u201cQuoted\u201d \u2014 5\u00b0 Stra\u00dfe\u2026")
+        == 'it\'s "quoted" - 5 degrees strasse...'
+    )
     assert _normalize("caf\u00e9 \u00c4\tA\nB") == "caf    a\nb"  # other non-ASCII and tabs become spaces
 
 
@@ -40,8 +42,7 @@ def test_corpus_is_the_pydoc_topics_in_sorted_order(corpus):
     assert isinstance(corpus, Corpus)
     # Topics that are plain ASCII come through only lower-cased, in the sorted order of their names.
     position = 0
-    names = [name for name in sorted(topics)
-             if all(32 <= ord(ch) < 127 or ch == "\n" for ch in topics[name])]
+    names = [name for name in sorted(topics) if all(32 <= ord(ch) < 127 or ch == "\n" for ch in topics[name])]
     assert len(names) >= 20
     for name in names:
         found = corpus.text.find(topics[name].lower(), position)
@@ -70,7 +71,7 @@ def test_corpus_is_the_same_every_time_and_valid_fraction_moves_the_split(corpus
     other = load_corpus(valid_fraction=0.5)
     assert other.text == corpus.text and other.fingerprint == corpus.fingerprint
     assert len(other.train) == int(len(corpus.text) * 0.5)
-    assert torch.equal(other.train, corpus.train[:len(other.train)])
+    assert torch.equal(other.train, corpus.train[: len(other.train)])
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
@@ -188,8 +189,11 @@ def test_sequential_batches_cover_each_stream_in_order(N, batch_size, num_steps,
     assert torch.equal(pos[1:, :, 0], pos[:-1, :, -1] + 1)
     # every token is read once, except the ends of streams that do not fill a whole window
     p = torch.arange(N)
-    read = (p >= offset) & (p < offset + batch_size * stream_len) & \
-        ((p - offset) % stream_len < num_batches * num_steps)
+    read = (
+        (p >= offset)
+        & (p < offset + batch_size * stream_len)
+        & ((p - offset) % stream_len < num_batches * num_steps)
+    )
     assert torch.equal(torch.bincount(pos.flatten(), minlength=N), read.long())
 
 
@@ -299,7 +303,7 @@ def test_neighbour_sum_labels_follow_their_definition(num_steps, num_symbols):
     assert X.shape == Y.shape == (n, num_steps)
     assert set(X.flatten().tolist()) == set(range(num_symbols))
     for x, y in zip(X.tolist(), Y.tolist()):
-        left = [0] + x[:-1]   # the missing neighbours at the two ends count as 0
+        left = [0] + x[:-1]  # the missing neighbours at the two ends count as 0
         right = x[1:] + [0]
         assert y == [(a + b) % num_symbols for a, b in zip(left, right)]
 

@@ -18,9 +18,17 @@ from torch import nn  # noqa: E402
 import rnnbook  # noqa: E402
 from rnnbook.diagrams import cells, stacks  # noqa: E402
 
-DRAWINGS = [cells.unrolled_rnn, cells.bptt_graph, cells.gru_cell, cells.lstm_cell,
-            cells.reset_gate_placements, cells.deep_grid, cells.inplace_mistake,
-            stacks.bidirectional_layer, stacks.bidirectional_stacks]
+DRAWINGS = [
+    cells.unrolled_rnn,
+    cells.bptt_graph,
+    cells.gru_cell,
+    cells.lstm_cell,
+    cells.reset_gate_placements,
+    cells.deep_grid,
+    cells.inplace_mistake,
+    stacks.bidirectional_layer,
+    stacks.bidirectional_stacks,
+]
 PHONE_WIDTH_INCHES = 7.5  # wider figures shrink below legibility in a 360 px column
 
 

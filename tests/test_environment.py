@@ -36,8 +36,9 @@ def _pins(path: Path) -> dict[str, str]:
 def test_the_lock_pins_every_direct_dependency_and_no_gpu_package():
     direct = _pins(ROOT / "requirements.in")
     locked = _pins(ROOT / "requirements.txt")
-    assert direct and all(locked.get(name) == version for name, version in direct.items()), (
-        {n: (v, locked.get(n)) for n, v in direct.items() if locked.get(n) != v})
+    assert direct and all(locked.get(name) == version for name, version in direct.items()), {
+        n: (v, locked.get(n)) for n, v in direct.items() if locked.get(n) != v
+    }
     assert not [n for n in locked if n.startswith(("nvidia-", "triton"))]
     text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     assert "# via" in text, "requirements.txt should be compiled by pip-compile (make lock)"

@@ -10,14 +10,12 @@ from rnnbook import fast
 VARIANTS = fast.FastRNNBase.variants
 
 
-
 CONFIGS = [  # (num_layers, bidirectional, bias, batch_first)
     (1, False, True, False),
     (2, False, True, False),
     (2, True, True, False),
     (3, True, False, True),
 ]
-
 
 
 def _run_pair(reference, model, mode, x, states):
@@ -29,19 +27,21 @@ def _run_pair(reference, model, mode, x, states):
         output, final = m(x_m, tuple(s_m) if mode == "LSTM" else s_m[0])
         finals = list(final) if mode == "LSTM" else [final]
         generator = torch.Generator().manual_seed(3)
-        loss = sum((t * torch.randn(t.shape, generator=generator, dtype=t.dtype)).sum()
-                   for t in [output, *finals])
+        loss = sum(
+            (t * torch.randn(t.shape, generator=generator, dtype=t.dtype)).sum() for t in [output, *finals]
+        )
         loss.backward()
-        results.append([output, *finals, x_m.grad, *[s.grad for s in s_m],
-                        *[p.grad for p in m.parameters()]])
+        results.append([output, *finals, x_m.grad, *[s.grad for s in s_m], *[p.grad for p in m.parameters()]])
     return results
-
 
 
 @pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"L{c[0]}{'bi' if c[1] else ''}"
-                         f"{'' if c[2] else '-nobias'}{'-bf' if c[3] else ''}")
+@pytest.mark.parametrize(
+    "config",
+    CONFIGS,
+    ids=lambda c: f"L{c[0]}{'bi' if c[1] else ''}{'' if c[2] else '-nobias'}{'-bf' if c[3] else ''}",
+)
 def test_variant_equals_torch_in_float64(mode, variant, config):
     num_layers, bidirectional, bias, batch_first = config
     torch.manual_seed(0)
@@ -52,15 +52,16 @@ def test_variant_equals_torch_in_float64(mode, variant, config):
     x = torch.randn(4, 6, 5, dtype=torch.float64)  # (L, N, H_in), or (N, L, H_in) if batch_first
     batch = 4 if batch_first else 6
     directions = 2 if bidirectional else 1
-    states = [torch.randn(num_layers * directions, batch, 7, dtype=torch.float64)
-              for _ in range(2 if mode == "LSTM" else 1)]
+    states = [
+        torch.randn(num_layers * directions, batch, 7, dtype=torch.float64)
+        for _ in range(2 if mode == "LSTM" else 1)
+    ]
     ours, theirs = _run_pair(reference, model, mode, x, states)[::-1]
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
         assert a is not None and b is not None
         assert a.shape == b.shape
         assert (a - b).abs().max().item() < 1e-10
-
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -75,16 +76,15 @@ def test_relu_rnn_and_unbatched_input(variant):
     assert (out - out_ref).abs().max() < 1e-10 and (h - h_ref).abs().max() < 1e-10
 
 
-
 def test_bad_variant_is_a_clear_error():
     with pytest.raises(ValueError, match="variant must be one of .*got 'cudnn'"):
         fast.FastGRU(3, 4, variant="cudnn")
 
 
-
 def test_recurrent_flops_counts_products():
-    flops = fast.recurrent_flops("GRU", seq_len=35, batch_size=32, input_size=28, hidden_size=256,
-                                 num_layers=2)
+    flops = fast.recurrent_flops(
+        "GRU", seq_len=35, batch_size=32, input_size=28, hidden_size=256, num_layers=2
+    )
     step = 2 * 32 * 3 * 256 * (28 + 256)
     assert flops["step"] == step
     assert flops["forward"] == 35 * step + 35 * 2 * 32 * 3 * 256 * (256 + 256)
@@ -95,12 +95,10 @@ def test_recurrent_flops_counts_products():
         fast.recurrent_flops("Transformer", 1, 1, 1, 1)
 
 
-
 def test_operation_log_sees_every_step():
     with fast.OperationLog() as log:
         nn.RNN(4, 3, num_layers=1)(torch.randn(5, 2, 4))
     assert log.counts()["tanh"] == 5
-
 
 
 def test_time_forward_backward_interleaves_and_checks_arguments():
@@ -112,7 +110,6 @@ def test_time_forward_backward_interleaves_and_checks_arguments():
         assert all(f < b for f, b in zip(forward.times, both.times))
     with pytest.raises(ValueError, match="repeat"):
         fast.time_forward_backward(models, torch.randn(5, 2, 3), repeat=0)
-
 
 
 def test_compiled_step_gru_computes_torch_numbers(tmp_path, monkeypatch):
@@ -128,7 +125,6 @@ def test_compiled_step_gru_computes_torch_numbers(tmp_path, monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-
 def test_time_budget_replays_the_products_and_the_other_operations():
     torch.manual_seed(0)
     model = fast.FastGRU(3, 8, 2, variant="bptt")
@@ -140,7 +136,6 @@ def test_time_budget_replays_the_products_and_the_other_operations():
     assert 0 < budget.other_count < len(log.names) - budget.product_count + 1  # views left out
     assert budget.total > 0 and budget.products > 0 and budget.other_operations > 0
     assert budget.issuing == pytest.approx(budget.total - budget.products - budget.other_operations)
-
 
 
 def test_operation_recorder_replays_on_memory_shared_like_the_original():

@@ -78,15 +78,26 @@ class Grader:
 THIS_USER = Grader("root" if os.geteuid() == 0 else "this user", sys.executable, Path())
 
 
-def _grade(chapter: str, submissions, tmp_path: Path, *extra: str, name: str = "grades",
-           grader: Grader = THIS_USER) -> tuple[dict, str, float]:
+def _grade(
+    chapter: str, submissions, tmp_path: Path, *extra: str, name: str = "grades", grader: Grader = THIS_USER
+) -> tuple[dict, str, float]:
     """Run the grading command; return {submission file name: CSV row}, its output, and its time."""
     output = tmp_path / f"{name}.csv"
     start = time.perf_counter()
-    command = [*grader.prefix, grader.python, "-m", "rnnbook.grade", chapter, *map(str, submissions),
-               "-o", str(output), *extra]
-    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                         env={**os.environ, **grader.env})
+    command = [
+        *grader.prefix,
+        grader.python,
+        "-m",
+        "rnnbook.grade",
+        chapter,
+        *map(str, submissions),
+        "-o",
+        str(output),
+        *extra,
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, timeout=600, env={**os.environ, **grader.env}
+    )
     seconds = time.perf_counter() - start
     assert run.returncode == 0, f"grader exited with {run.returncode}:\n{run.stdout}\n{run.stderr}"
     with open(output, encoding="utf-8") as handle:
@@ -118,8 +129,13 @@ def _normal_user_grader(base: Path) -> Grader:
     base.chmod(0o755)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [str(Path(folder, version)) for folder in ("/usr/bin", "/usr/local/bin", "/opt/python/bin")]
-    usable = [c for c in candidates if os.path.exists(c) and subprocess.run(
-        [*prefix, c, "-c", "pass"], cwd="/", capture_output=True, check=False).returncode == 0]
+    usable = [
+        c
+        for c in candidates
+        if os.path.exists(c)
+        and subprocess.run([*prefix, c, "-c", "pass"], cwd="/", capture_output=True, check=False).returncode
+        == 0
+    ]
     if not usable:
         pytest.skip(f"no {version} outside root's folders for a normal user to run (tried {candidates})")
     environment = base / "environment"
@@ -134,17 +150,34 @@ def _normal_user_grader(base: Path) -> Grader:
     shutil.copytree(ROOT / "solutions", checkout / "solutions")
     subprocess.run([usable[0], "-m", "venv", "--without-pip", str(environment / "venv")], check=True)
     python = environment / "venv" / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     paths = "\n".join(map(str, [checkout, *links]))
     Path(site, "rnnbook_test.pth").write_text(paths + "\n", encoding="utf-8")
     folder = base / "work"
     folder.mkdir(mode=0o700)
     os.chown(folder, uid, uid)
-    grader = Grader("a normal user", str(python), folder, checkout / "rnnbook", checkout / "solutions",
-                    prefix, {"HOME": str(folder)}, uid)
-    probe = subprocess.run([*prefix, str(python), "-c", "import rnnbook, torch; print(rnnbook.__file__)"],
-                           cwd=folder, capture_output=True, text=True, env={**os.environ, **grader.env})
+    grader = Grader(
+        "a normal user",
+        str(python),
+        folder,
+        checkout / "rnnbook",
+        checkout / "solutions",
+        prefix,
+        {"HOME": str(folder)},
+        uid,
+    )
+    probe = subprocess.run(
+        [*prefix, str(python), "-c", "import rnnbook, torch; print(rnnbook.__file__)"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **grader.env},
+    )
     assert probe.returncode == 0 and probe.stdout.startswith(str(checkout)), probe
     return grader
 
@@ -174,8 +207,11 @@ def test_committed_notebooks_are_generated_from_their_master(master):
 def test_learner_notebooks_show_no_cross_reference_markup(master):
     """In Jupyter or Colab a role such as {eq}`eq-gru-r` shows as raw markup: the learner's
     notebook has plain text instead ("equation (2) of Chapter 3")."""
-    raw = [m.group(0) for c in _cells(ROOT / "exercises" / f"{master.stem}.ipynb")
-           for m in assign.ROLE.finditer(_source(c))]
+    raw = [
+        m.group(0)
+        for c in _cells(ROOT / "exercises" / f"{master.stem}.ipynb")
+        for m in assign.ROLE.finditer(_source(c))
+    ]
     assert not raw, f"{master.stem}: {raw[:5]}"
 
 
@@ -195,8 +231,9 @@ def test_solution_pages_show_no_scaffolding(master):
         text = "\n".join(_source(c) for c in _cells(ROOT / folder / f"{master.stem}.ipynb"))
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "# SOLUTION", "# EXERCISE"):
             assert marker not in text, f"{folder}/{master.stem}: marker {marker!r} left in the notebook"
-    solution = "\n".join(_source(c) for c in _cells(ROOT / "solutions" / f"{master.stem}.ipynb")
-                         if c["cell_type"] == "code")
+    solution = "\n".join(
+        _source(c) for c in _cells(ROOT / "solutions" / f"{master.stem}.ipynb") if c["cell_type"] == "code"
+    )
     assert "rnnbook.grading" not in solution and "check(" not in solution, "test scaffolding in the solution"
     assert "_cases" not in solution and "hidden test" not in solution.lower()
     exercise = "\n".join(_source(c) for c in _cells(ROOT / "exercises" / f"{master.stem}.ipynb"))
@@ -204,13 +241,23 @@ def test_solution_pages_show_no_scaffolding(master):
 
 
 def test_assign_uses_otter_solution_syntax():
-    source = ("def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n"
-              "answer = 42  # SOLUTION\nbuggy = 1  # EXERCISE\n"
-              "# BEGIN SOLUTION NO PROMPT\nfixed = 2\n# END SOLUTION")
+    source = (
+        "def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n"
+        "answer = 42  # SOLUTION\nbuggy = 1  # EXERCISE\n"
+        "# BEGIN SOLUTION NO PROMPT\nfixed = 2\n# END SOLUTION"
+    )
     assert assign.exercise_code(source).splitlines() == [
-        "def f(x):", "    ...  # YOUR CODE HERE", "answer = ...  # YOUR CODE HERE", "buggy = 1"]
+        "def f(x):",
+        "    ...  # YOUR CODE HERE",
+        "answer = ...  # YOUR CODE HERE",
+        "buggy = 1",
+    ]
     assert assign.solution_code(source).splitlines() == [
-        "def f(x):", "    return 2 * x", "answer = 42", "fixed = 2"]
+        "def f(x):",
+        "    return 2 * x",
+        "answer = 42",
+        "fixed = 2",
+    ]
 
 
 def test_public_check_messages_say_what_was_expected():
@@ -265,6 +312,7 @@ def test_every_solution_scores_full_marks_and_every_exercise_zero(tmp_path):
 
 
 # --- hostile and broken submissions, built from the chapter 1 notebooks -------------------------
+
 
 def _notebook(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
@@ -439,7 +487,8 @@ def hostile_batch(grader):
         "from rnnbook.grading.ch01 import rnn_step_case\n\n\n"
         "def cases(chapter, generator):\n"
         "    if chapter != '01':\n        return []\n"
-        "    return [rnn_step_case('instructor: n=3, d=2, h=9', generator, 3, 2, 9)]\n")
+        "    return [rnn_step_case('instructor: n=3, d=2, h=9', generator, 3, 2, 9)]\n"
+    )
     subs = {}
 
     def variant(name, nb):
@@ -453,20 +502,31 @@ def hostile_batch(grader):
     variant("infinite_loop", nb)
 
     nb = json.loads(json.dumps(solution))
-    nb["cells"].append(_code_cell(
-        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"))
+    nb["cells"].append(
+        _code_cell("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass")
+    )
     variant("unstoppable_loop", nb)
 
-    variant("syntax_error", _replace_in(json.loads(json.dumps(solution)), "def lm_shapes",
-                                        "q, h = vocab_size, hidden_size", "q, h = = vocab_size"))
+    variant(
+        "syntax_error",
+        _replace_in(
+            json.loads(json.dumps(solution)),
+            "def lm_shapes",
+            "q, h = vocab_size, hidden_size",
+            "q, h = = vocab_size",
+        ),
+    )
 
     nb = json.loads(json.dumps(solution))
     del nb["cells"][_index(nb, "def project_inputs")]
     variant("deleted_cell", nb)
 
     nb = json.loads(json.dumps(solution))
-    answers = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-               and _source(c).startswith(("def ", "class ", "q5_trends"))]
+    answers = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and _source(c).startswith(("def ", "class ", "q5_trends"))
+    ]
     moved = [nb["cells"][i] for i in answers]
     for i, cell in zip(answers, reversed(moved)):
         nb["cells"][i] = cell
@@ -515,10 +575,18 @@ def hostile_batch(grader):
     snoop = SNOOP.replace("SOLUTIONS", repr(str(grader.solutions)))
     snoop = snoop.replace("GRADES_DIR", repr(str(grades_dir))).replace("PORT", str(port))
     mark = secrets.token_hex(4)
-    attacks = {"snoops": snoop, "litters": LITTER.replace("MARK", mark), "corrupt_json": CORRUPT_JSON,
-               "huge_int": HUGE_INT, "empty_npy": EMPTY_NPY, "big_endian_npy": BIG_ENDIAN_NPY,
-               "linked_npy": LINKED_NPY, "symlinked_answers": SYMLINKED_ANSWERS,
-               "reference_imports": REFERENCE_IMPORTS, "escapes": ESCAPES}
+    attacks = {
+        "snoops": snoop,
+        "litters": LITTER.replace("MARK", mark),
+        "corrupt_json": CORRUPT_JSON,
+        "huge_int": HUGE_INT,
+        "empty_npy": EMPTY_NPY,
+        "big_endian_npy": BIG_ENDIAN_NPY,
+        "linked_npy": LINKED_NPY,
+        "symlinked_answers": SYMLINKED_ANSWERS,
+        "reference_imports": REFERENCE_IMPORTS,
+        "escapes": ESCAPES,
+    }
     for name, code in attacks.items():
         nb = json.loads(json.dumps(exercise if name == "reference_imports" else solution))
         nb["cells"].append(_code_cell(code))
@@ -536,9 +604,22 @@ def hostile_batch(grader):
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
     mtimes = {p: p.stat().st_mtime_ns for p in subs.values()}
     os.environ["RNNBOOK_TEST_SECRET"] = "the grader's environment, e.g. an API token"
-    rows, out, seconds = _grade("01", list(subs.values()), tmp, "--tests", str(private), "-j", "2",
-                                "--timeout", "25", "--cell-timeout", "3", "--feedback", str(tmp / "feedback"),
-                                grader=grader)
+    rows, out, seconds = _grade(
+        "01",
+        list(subs.values()),
+        tmp,
+        "--tests",
+        str(private),
+        "-j",
+        "2",
+        "--timeout",
+        "25",
+        "--cell-timeout",
+        "3",
+        "--feedback",
+        str(tmp / "feedback"),
+        grader=grader,
+    )
     server.close()
     del os.environ["RNNBOOK_TEST_SECRET"]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in watched}
@@ -546,9 +627,21 @@ def hostile_batch(grader):
     litter = [p for folder in ("/tmp", "/dev/shm") for p in Path(folder).glob(f"rnnbook-litter-{mark}")]
     busy = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).endswith("True: pass")]
     daemons = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == DAEMON_COMMAND]
-    return {"grader": grader, "rows": rows, "out": out, "seconds": seconds, "before": before, "after": after,
-            "mtimes": mtimes, "subs": subs, "feedback": tmp / "feedback", "protected": protected,
-            "daemons": daemons, "litter": litter, "busy": busy}
+    return {
+        "grader": grader,
+        "rows": rows,
+        "out": out,
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "mtimes": mtimes,
+        "subs": subs,
+        "feedback": tmp / "feedback",
+        "protected": protected,
+        "daemons": daemons,
+        "litter": litter,
+        "busy": busy,
+    }
 
 
 def _cmdline(proc: Path) -> str:
@@ -707,12 +800,16 @@ def test_the_grader_says_who_runs_submissions_and_how_they_are_limited(hostile_b
 
 
 def test_grading_is_fast_enough(hostile_batch):
-    slow = {name: float(r["seconds"]) for name, r in hostile_batch["rows"].items()
-            if name not in ("unstoppable_loop.ipynb", "litters.ipynb") and float(r["seconds"]) >= 15}
+    slow = {
+        name: float(r["seconds"])
+        for name, r in hostile_batch["rows"].items()
+        if name not in ("unstoppable_loop.ipynb", "litters.ipynb") and float(r["seconds"]) >= 15
+    }
     assert not slow, f"submissions slower than 15 s: {slow}"
 
 
 # --- partial credit in every set, judged in-process (the same judges the grader uses) -----------
+
 
 def _solution_namespace(stem: str) -> dict:
     namespace = {"__name__": "__main__"}
@@ -735,41 +832,81 @@ def _scores(chapter, namespace) -> tuple[dict, dict]:
 
 def _bptt_without_the_recurrent_path(ns):
     def bptt(grad_hiddens, inputs, state, hiddens, W_ih, W_hh):
-        parts = [ns["rnn_step_backward"](grad_hiddens[t], hiddens[t], inputs[t],
-                                         state if t == 0 else hiddens[t - 1], W_ih, W_hh)
-                 for t in range(len(inputs))]
-        return (torch.stack([p[0] for p in parts]), parts[0][1], sum(p[2] for p in parts),
-                sum(p[3] for p in parts), sum(p[4] for p in parts))
+        parts = [
+            ns["rnn_step_backward"](
+                grad_hiddens[t], hiddens[t], inputs[t], state if t == 0 else hiddens[t - 1], W_ih, W_hh
+            )
+            for t in range(len(inputs))
+        ]
+        return (
+            torch.stack([p[0] for p in parts]),
+            parts[0][1],
+            sum(p[2] for p in parts),
+            sum(p[3] for p in parts),
+            sum(p[4] for p in parts),
+        )
+
     return bptt
 
 
 def _flops_with_upper_layers_reading_h(ns):
     """count_flops that forgets that layers above the first read D h features, not h."""
+
     def count_flops(mode, T, n, d, h, num_layers, bidirectional):
         G, D = {"RNN": 1, "GRU": 3, "LSTM": 4}[mode], 2 if bidirectional else 1
-        return 2 * n * G * h * (d + h), sum(D * T * 2 * n * G * h * ((d if layer == 0 else h) + h)
-                                            for layer in range(num_layers))
+        return 2 * n * G * h * (d + h), sum(
+            D * T * 2 * n * G * h * ((d if layer == 0 else h) + h) for layer in range(num_layers)
+        )
+
     return count_flops
 
 
 MISTAKES = {  # set: (question, name, a typical wrong answer built from the solution's namespace)
-    "01_rnn_from_scratch": ("q1", "rnn_step", lambda ns: lambda X, H, W_ih, W_hh, b_h:
-                            torch.tanh(X @ W_ih.T + H @ W_hh.T)),
+    "01_rnn_from_scratch": (
+        "q1",
+        "rnn_step",
+        lambda ns: lambda X, H, W_ih, W_hh, b_h: torch.tanh(X @ W_ih.T + H @ W_hh.T),
+    ),
     "02_bptt": ("q2", "bptt", _bptt_without_the_recurrent_path),
-    "03_gru_lstm": ("q1", "gru_step", lambda ns: lambda x, h, w_ih, w_hh, b_ih, b_hh:
-                    ns["gru_step"](x, h, w_ih, w_hh, b_ih, torch.zeros_like(b_hh))),
+    "03_gru_lstm": (
+        "q1",
+        "gru_step",
+        lambda ns: (
+            lambda x, h, w_ih, w_hh, b_ih, b_hh: ns["gru_step"](
+                x, h, w_ih, w_hh, b_ih, torch.zeros_like(b_hh)
+            )
+        ),
+    ),
     # layers above the first read h features, forgetting the second direction of the layer below
-    "04_deep_rnns": ("q4", "stack_parameter_count", lambda ns: lambda kind, d, h, L, bidirectional:
-                     ns["stack_parameter_count"](kind, d, h, 1, bidirectional)
-                     + (L - 1) * (2 if bidirectional else 1) * {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
-                     * h * (2 * h + 2)),
+    "04_deep_rnns": (
+        "q4",
+        "stack_parameter_count",
+        lambda ns: (
+            lambda kind, d, h, L, bidirectional: (
+                ns["stack_parameter_count"](kind, d, h, 1, bidirectional)
+                + (L - 1)
+                * (2 if bidirectional else 1)
+                * {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
+                * h
+                * (2 * h + 2)
+            )
+        ),
+    ),
     "05_bidirectional": ("q2", "split_h_n", lambda ns: lambda h_n, L: (h_n[:L], h_n[L:])),
     # seed 002's index fixed, but the backward state still read from the last step's forward half
-    "06_shapes": ("q4", "seed_final_states", lambda ns: lambda output, H, bidirectional:
-                  (output[:, -1, :H], output[:, -1, :H] if bidirectional else None)),
+    "06_shapes": (
+        "q4",
+        "seed_final_states",
+        lambda ns: (
+            lambda output, H, bidirectional: (output[:, -1, :H], output[:, -1, :H] if bidirectional else None)
+        ),
+    ),
     "07_performance": ("q3", "count_flops", _flops_with_upper_layers_reading_h),
-    "08_language_models": ("q2", "perplexity_from_losses", lambda ns: lambda mean_losses, counts:
-                           math.exp(float(mean_losses.mean()))),  # unweighted: ignores the counts
+    "08_language_models": (
+        "q2",
+        "perplexity_from_losses",
+        lambda ns: lambda mean_losses, counts: math.exp(float(mean_losses.mean())),
+    ),  # unweighted: ignores the counts
 }
 
 
@@ -787,23 +924,31 @@ def test_a_typical_mistake_gets_partial_credit(stem):
     assert all(points[q] == maxima[q] for q in maxima if q != question)
 
 
-
 def _checkout_with_environment(folder: Path) -> Path:
     """A copy of the library in ``folder`` with a virtual environment of its own inside it (the
     other packages, torch and numpy, come from the project's environment); returns its python."""
     shutil.copytree(ROOT / "rnnbook", folder / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / ".venv")], check=True)
     python = folder / ".venv" / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     Path(site, "rnnbook_test.pth").write_text("\n".join([str(folder), *ours]) + "\n", encoding="utf-8")
     return python
 
 
 def _grade_with(python: Path, submissions: Path, output: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(python), "-m", "rnnbook.grade", "01", str(submissions), "-o", str(output),
-                           "-j", "1"], capture_output=True, text=True, cwd=output.parent, timeout=300)
+    return subprocess.run(
+        [str(python), "-m", "rnnbook.grade", "01", str(submissions), "-o", str(output), "-j", "1"],
+        capture_output=True,
+        text=True,
+        cwd=output.parent,
+        timeout=300,
+    )
 
 
 def test_grading_works_from_a_checkout_in_a_private_folder(tmp_path):
@@ -840,6 +985,7 @@ def test_a_sandbox_that_cannot_start_stops_the_grader_before_grading(tmp_path):
 
 # --- feedback that teaches: the classic mistakes, each planted in a solution ----------------------
 
+
 def _swap_blocks(w: torch.Tensor, gates: int, i: int, j: int) -> torch.Tensor:
     blocks = list(w.chunk(gates))
     blocks[i], blocks[j] = blocks[j], blocks[i]
@@ -848,25 +994,31 @@ def _swap_blocks(w: torch.Tensor, gates: int, i: int, j: int) -> torch.Tensor:
 
 def _lstm_gates_ifog(ns):
     """lstm_step reading PyTorch's gate blocks (i, f, g, o) as i, f, o, g."""
+
     def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):
         return ns["lstm_step"](x, state, *(_swap_blocks(w, 4, 2, 3) for w in (w_ih, w_hh, b_ih, b_hh)))
+
     return lstm_step
 
 
 def _gru_gates_zrn(ns):
     """gru_step reading PyTorch's gate blocks (r, z, n) as z, r, n."""
+
     def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
         return ns["gru_step"](x, h, *(_swap_blocks(w, 3, 0, 1) for w in (w_ih, w_hh, b_ih, b_hh)))
+
     return gru_step
 
 
 def _gru_reset_before_w_hn(ns):
     """gru_step with the reset gate on the wrong side of W_hn (Cho et al.'s form)."""
+
     def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
         x_r, x_z, x_n = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
         (W_hr, W_hz, W_hn), (b_hr, b_hz, b_hn) = w_hh.chunk(3), b_hh.chunk(3)
         r, z = torch.sigmoid(x_r + h @ W_hr.T + b_hr), torch.sigmoid(x_z + h @ W_hz.T + b_hz)
         return (1 - z) * torch.tanh(x_n + (r * h) @ W_hn.T + b_hn) + z * h
+
     return gru_step
 
 
@@ -882,21 +1034,25 @@ def _stack_feeding_the_input_to_every_layer(ns):
                 outputs.append(state)
             finals.append(state)
         return torch.stack(outputs), torch.stack(finals)
+
     return stacked_gru
 
 
 def _stacked_forward_in_place(ns):
     """Seed 000's pattern: each layer's new state written into one tensor in place."""
+
     def stacked_forward(x, h_0, weight_ih, weight_hh, bias_ih, bias_hh):
         h_t, outputs = h_0.clone(), []
         for x_t in x:
             below = x_t
             for k in range(len(weight_ih)):
-                h_t[k] = torch.tanh(below @ weight_ih[k].T + bias_ih[k]
-                                    + h_t[k] @ weight_hh[k].T + bias_hh[k])
+                h_t[k] = torch.tanh(
+                    below @ weight_ih[k].T + bias_ih[k] + h_t[k] @ weight_hh[k].T + bias_hh[k]
+                )
                 below = h_t[k]
             outputs.append(below)
         return torch.stack(outputs), h_t
+
     return stacked_forward
 
 
@@ -907,32 +1063,76 @@ def _tbptt_without_detach(ns):
 
 
 CLASSIC_MISTAKES = {  # id: (set, question, name, the mistake built from the solution's namespace, hint)
-    "gates in the wrong order (LSTM)": ("03_gru_lstm", "q2", "lstm_step", _lstm_gates_ifog,
-                                        "matches reading them as i, f, o, g"),
-    "gates in the wrong order (GRU)": ("03_gru_lstm", "q1", "gru_step", _gru_gates_zrn,
-                                       "the other way round (z, r)"),
-    "a transposed weight": ("01_rnn_from_scratch", "q1", "rnn_step",
-                            lambda ns: lambda X, H, W_ih, W_hh, b_h: torch.tanh(X @ W_ih.T + H @ W_hh + b_h),
-                            "your result matches H @ W_hh, the transposed weight"),
-    "a weight that does not fit": ("01_rnn_from_scratch", "q1", "rnn_step",
-                                   lambda ns: lambda X, H, W_ih, W_hh, b_h:
-                                   torch.tanh(X @ W_ih + H @ W_hh.T + b_h),
-                                   "check each product against the weights' shapes"),
-    "the reset gate on the wrong side of W_hn": ("03_gru_lstm", "q1", "gru_step", _gru_reset_before_w_hn,
-                                                 "after the product with W_hn"),
-    "h_n read from the wrong index": ("05_bidirectional", "q2", "split_h_n",
-                                      lambda ns: lambda h_n, L: (h_n[:L], h_n[L:]),
-                                      "reading it as (2, num_layers, n, h)"),
-    "the directions of h_n swapped": ("05_bidirectional", "q2", "split_h_n",
-                                      lambda ns: lambda h_n, L: (h_n[1::2], h_n[0::2]),
-                                      "the two directions swapped"),
-    "the input fed to every layer": ("04_deep_rnns", "q3", "stacked_gru",
-                                     _stack_feeding_the_input_to_every_layer,
-                                     "feed each layer the output of the layer below"),
-    "an in-place write": ("02_bptt", "q4", "stacked_forward", _stacked_forward_in_place,
-                          "was overwritten in place"),
-    "no detach between truncated segments": ("08_language_models", "q4", "tbptt_losses",
-                                             _tbptt_without_detach, "detach it before the next forward pass"),
+    "gates in the wrong order (LSTM)": (
+        "03_gru_lstm",
+        "q2",
+        "lstm_step",
+        _lstm_gates_ifog,
+        "matches reading them as i, f, o, g",
+    ),
+    "gates in the wrong order (GRU)": (
+        "03_gru_lstm",
+        "q1",
+        "gru_step",
+        _gru_gates_zrn,
+        "the other way round (z, r)",
+    ),
+    "a transposed weight": (
+        "01_rnn_from_scratch",
+        "q1",
+        "rnn_step",
+        lambda ns: lambda X, H, W_ih, W_hh, b_h: torch.tanh(X @ W_ih.T + H @ W_hh + b_h),
+        "your result matches H @ W_hh, the transposed weight",
+    ),
+    "a weight that does not fit": (
+        "01_rnn_from_scratch",
+        "q1",
+        "rnn_step",
+        lambda ns: lambda X, H, W_ih, W_hh, b_h: torch.tanh(X @ W_ih + H @ W_hh.T + b_h),
+        "check each product against the weights' shapes",
+    ),
+    "the reset gate on the wrong side of W_hn": (
+        "03_gru_lstm",
+        "q1",
+        "gru_step",
+        _gru_reset_before_w_hn,
+        "after the product with W_hn",
+    ),
+    "h_n read from the wrong index": (
+        "05_bidirectional",
+        "q2",
+        "split_h_n",
+        lambda ns: lambda h_n, L: (h_n[:L], h_n[L:]),
+        "reading it as (2, num_layers, n, h)",
+    ),
+    "the directions of h_n swapped": (
+        "05_bidirectional",
+        "q2",
+        "split_h_n",
+        lambda ns: lambda h_n, L: (h_n[1::2], h_n[0::2]),
+        "the two directions swapped",
+    ),
+    "the input fed to every layer": (
+        "04_deep_rnns",
+        "q3",
+        "stacked_gru",
+        _stack_feeding_the_input_to_every_layer,
+        "feed each layer the output of the layer below",
+    ),
+    "an in-place write": (
+        "02_bptt",
+        "q4",
+        "stacked_forward",
+        _stacked_forward_in_place,
+        "was overwritten in place",
+    ),
+    "no detach between truncated segments": (
+        "08_language_models",
+        "q4",
+        "tbptt_losses",
+        _tbptt_without_detach,
+        "detach it before the next forward pass",
+    ),
 }
 
 
@@ -960,20 +1160,25 @@ def test_an_honest_wrong_answer_gets_no_hint():
     chapter = load_exercise_set("03")
     namespace = _solution_namespace("03_gru_lstm")
     namespace["gru_step"] = lambda x, h, *weights: h + 0.5
-    verdicts = [judge_case(case, answer_request(namespace, case.request))
-                for case in chapter.cases(seed=3) if case.question == "q1"]
+    verdicts = [
+        judge_case(case, answer_request(namespace, case.request))
+        for case in chapter.cases(seed=3)
+        if case.question == "q1"
+    ]
     assert verdicts and not any(v.passed for v in verdicts)
     assert not any("Hint:" in v.message for v in verdicts)
 
 
 def test_the_grader_writes_the_hints_into_the_feedback(tmp_path):
     nb = _notebook(ROOT / "solutions" / "03_gru_lstm.ipynb")
-    plant = ("import torch as _torch\n_right_lstm_step = lstm_step\n\n\n"
-             "def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):  # gates read as i, f, o, g\n"
-             "    def swap(w):\n"
-             "        i, f, g, o = w.chunk(4)\n"
-             "        return _torch.cat([i, f, o, g])\n"
-             "    return _right_lstm_step(x, state, *(swap(w) for w in (w_ih, w_hh, b_ih, b_hh)))\n")
+    plant = (
+        "import torch as _torch\n_right_lstm_step = lstm_step\n\n\n"
+        "def lstm_step(x, state, w_ih, w_hh, b_ih, b_hh):  # gates read as i, f, o, g\n"
+        "    def swap(w):\n"
+        "        i, f, g, o = w.chunk(4)\n"
+        "        return _torch.cat([i, f, o, g])\n"
+        "    return _right_lstm_step(x, state, *(swap(w) for w in (w_ih, w_hh, b_ih, b_hh)))\n"
+    )
     nb["cells"].append(_code_cell(plant))  # after the solution's own lstm_step
     submission = _save(nb, tmp_path / "gate_order.ipynb")
     rows, _, _ = _grade("03", [submission], tmp_path, "--feedback", str(tmp_path / "feedback"))

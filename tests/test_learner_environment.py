@@ -23,8 +23,10 @@ NOTEBOOKS = ["book/03_gru_lstm.ipynb", "exercises/03_gru_lstm.ipynb"]
 
 # Run every cell, as "Run all" in Jupyter or Colab does (nbclient alone would skip the install
 # cell, tagged skip-execution for the repository's own runs).
-RUN_ALL = ("import sys, nbformat, nbclient; nb = nbformat.read(sys.argv[1], as_version=4); "
-           "nbclient.NotebookClient(nb, timeout=600, skip_cells_with_tag='run-everything').execute()")
+RUN_ALL = (
+    "import sys, nbformat, nbclient; nb = nbformat.read(sys.argv[1], as_version=4); "
+    "nbclient.NotebookClient(nb, timeout=600, skip_cells_with_tag='run-everything').execute()"
+)
 
 
 def _run(command, **kwargs):
@@ -37,8 +39,21 @@ def _run(command, **kwargs):
 @pytest.mark.slow
 def test_a_notebook_copied_out_of_the_repository_runs_after_its_first_cell(tmp_path):
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-          "--wheel-dir", str(wheels), str(ROOT)], cwd=tmp_path)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(ROOT),
+        ],
+        cwd=tmp_path,
+    )
     assert [w.name for w in wheels.glob(f"rnnbook-{version()}-*.whl")], list(wheels.iterdir())
     assert not (ROOT / "build").exists() or (ROOT / "build").is_dir()  # git ignores build/
 
@@ -46,17 +61,21 @@ def test_a_notebook_copied_out_of_the_repository_runs_after_its_first_cell(tmp_p
     _run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
     torch_pin = f"torch=={torch.__version__}"  # the CPU build this machine has (no CUDA download)
-    _run([str(python), "-m", "pip", "install", "--quiet", torch_pin, "matplotlib", "ipykernel",
-          "nbclient"])
+    _run([str(python), "-m", "pip", "install", "--quiet", torch_pin, "matplotlib", "ipykernel", "nbclient"])
     work = tmp_path / "downloads"  # outside the repository: nothing to import from the current folder
     work.mkdir()
-    missing = _run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('rnnbook'))"],
-                   cwd=work)
+    missing = _run(
+        [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('rnnbook'))"], cwd=work
+    )
     assert missing.stdout.strip() == "None", "the learner's environment must not have rnnbook yet"
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
-    env.update(PIP_FIND_LINKS=str(wheels), PIP_NO_INDEX="1", MPLBACKEND="Agg",
-               PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    env.update(
+        PIP_FIND_LINKS=str(wheels),
+        PIP_NO_INDEX="1",
+        MPLBACKEND="Agg",
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+    )
     for relative in NOTEBOOKS:
         copy = work / Path(relative).name.replace(".ipynb", f"_{Path(relative).parent.name}.ipynb")
         shutil.copy(ROOT / relative, copy)

@@ -17,7 +17,8 @@ def test_every_saved_module_matches_its_chapters():
         assert path.exists(), f"{path} is missing: run `make library`"
         assert path.read_text(encoding="utf-8") == render_module(name, blocks), (
             f"{path.name} differs from the #@save cells of {sorted({b[0] for b in blocks})}: "
-            "edit the chapter, then run `make library` (never edit the generated file)")
+            "edit the chapter, then run `make library` (never edit the generated file)"
+        )
 
 
 def test_render_detects_a_change(tmp_path):
@@ -35,7 +36,7 @@ def test_generated_modules_list_their_names_and_say_where_each_is_defined():
         for public in module.__all__:
             obj = getattr(module, public)
             if inspect.isfunction(obj) or inspect.isclass(obj):
-                assert 'Defined in book/' in (obj.__doc__ or ""), f"rnnbook.{name}.{public}: no provenance"
+                assert "Defined in book/" in (obj.__doc__ or ""), f"rnnbook.{name}.{public}: no provenance"
 
 
 def test_a_module_whose_cells_were_all_deleted_is_noticed(tmp_path):
@@ -50,12 +51,20 @@ def test_methods_added_in_later_cells_are_written_into_the_class():
     """A chapter may build a class over several cells with @add_to_class (d2l's idea); the
     generated module has one plain class, and the chapter's definitions behave the same."""
     blocks = [
-        ("book/09_x.ipynb", "Counting", 'import torch\n\n\nclass Counter:\n    """Counts."""\n\n'
-         "    def __init__(self):\n        self.n = torch.tensor(0)\n"),
-        ("book/09_x.ipynb", "Adding", "from rnnbook.utils import add_to_class\n\n\n@add_to_class(Counter)\n"
-         'def add(self, k: int) -> "Counter":\n    """Add k."""\n    self.n = self.n + k\n'
-         "    return self\n\n\n"
-         'def double(c):\n    """Twice."""\n    return 2 * c.n\n'),
+        (
+            "book/09_x.ipynb",
+            "Counting",
+            'import torch\n\n\nclass Counter:\n    """Counts."""\n\n'
+            "    def __init__(self):\n        self.n = torch.tensor(0)\n",
+        ),
+        (
+            "book/09_x.ipynb",
+            "Adding",
+            "from rnnbook.utils import add_to_class\n\n\n@add_to_class(Counter)\n"
+            'def add(self, k: int) -> "Counter":\n    """Add k."""\n    self.n = self.n + k\n'
+            "    return self\n\n\n"
+            'def double(c):\n    """Twice."""\n    return 2 * c.n\n',
+        ),
     ]
     text = render_module("counter", blocks)
     assert "add_to_class" not in text

@@ -82,7 +82,8 @@ def test_module_matches_torch_forward_and_backward(kind, index):
     num_states = 2 if kind == "LSTM" else 1
     h0 = [torch.randn(h_shape, generator=g, dtype=torch.float64) for _ in range(num_states)]
     weights = [torch.randn(out_shape, generator=g, dtype=torch.float64)] + [
-        torch.randn(h_shape, generator=g, dtype=torch.float64) for _ in range(num_states)]
+        torch.randn(h_shape, generator=g, dtype=torch.float64) for _ in range(num_states)
+    ]
 
     results = []
     for module in (ours, theirs):
@@ -90,8 +91,15 @@ def test_module_matches_torch_forward_and_backward(kind, index):
         h0_ = [h.clone().requires_grad_() for h in h0]
         hx = None if not give_h0 else (tuple(h0_) if kind == "LSTM" else h0_[0])
         output, finals = _run(module, x_, hx, weights)
-        results.append((output, finals, x_.grad, [h.grad for h in h0_],
-                        {name: p.grad for name, p in module.named_parameters()}))
+        results.append(
+            (
+                output,
+                finals,
+                x_.grad,
+                [h.grad for h in h0_],
+                {name: p.grad for name, p in module.named_parameters()},
+            )
+        )
 
     (out_a, fin_a, gx_a, gh_a, gp_a), (out_b, fin_b, gx_b, gh_b, gp_b) = results
     assert out_a.shape == out_b.shape == out_shape
@@ -117,11 +125,12 @@ def test_same_names_shapes_order_and_initialization(kind):
         theirs = torch_cls(4, 5, num_layers=3, bias=bias, bidirectional=True)
         torch.manual_seed(3)
         ours = ours_cls(4, 5, num_layers=3, bias=bias, bidirectional=True)
-        assert [(n, p.shape) for n, p in ours.named_parameters()] == \
-               [(n, p.shape) for n, p in theirs.named_parameters()]
+        assert [(n, p.shape) for n, p in ours.named_parameters()] == [
+            (n, p.shape) for n, p in theirs.named_parameters()
+        ]
         for (name, a), b in zip(ours.named_parameters(), theirs.parameters()):
             assert torch.equal(a, b), f"{name}: same seed should give the same initial values"
-        bound = 1 / 5 ** 0.5
+        bound = 1 / 5**0.5
         assert all(p.abs().max() <= bound for p in ours.parameters())
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
     assert ours.weight_ih_l1_reverse.shape == (gates * 5, 2 * 5)
@@ -189,8 +198,16 @@ def test_scratch_modules_never_call_torch_recurrent_kernels(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a torch recurrent kernel was called")
 
-    for name in ("rnn_tanh", "rnn_relu", "gru", "lstm", "rnn_tanh_cell", "rnn_relu_cell",
-                 "gru_cell", "lstm_cell"):
+    for name in (
+        "rnn_tanh",
+        "rnn_relu",
+        "gru",
+        "lstm",
+        "rnn_tanh_cell",
+        "rnn_relu_cell",
+        "gru_cell",
+        "lstm_cell",
+    ):
         monkeypatch.setattr(torch._VF, name, forbidden)
     with pytest.raises(AssertionError, match="kernel was called"):  # the patch is effective
         nn.GRU(2, 3)(torch.randn(4, 1, 2))

@@ -9,8 +9,9 @@ import pytest
 from tools.install_cell import has_install_cell, version
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for folder in ("book", "exercises", "solutions")
-                   for p in (ROOT / folder).glob("*.ipynb"))
+NOTEBOOKS = sorted(
+    p for folder in ("book", "exercises", "solutions") for p in (ROOT / folder).glob("*.ipynb")
+)
 SKIP_TAGS = {"skip-execution", "nbval-skip"}
 
 
@@ -37,10 +38,12 @@ def test_every_code_cell_was_executed_in_order(path):
             counts.append(cell["execution_count"])
         elif not set(cell.get("metadata", {}).get("tags", [])) & SKIP_TAGS:
             raise AssertionError(
-                f"code cell {index} of {path.name} was never executed: execute the notebook and commit it")
+                f"code cell {index} of {path.name} was never executed: execute the notebook and commit it"
+            )
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name}: execution counts {counts[:12]}... are not 1, 2, 3, ...: "
-        "re-run the notebook top to bottom in a fresh kernel")
+        "re-run the notebook top to bottom in a fresh kernel"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -51,11 +54,13 @@ def test_no_stored_errors_outside_raises_exception_cells(path):
             if output.get("output_type") == "error":
                 assert "raises-exception" in tags, (
                     f"code cell {index} of {path.name} stores an error ({output.get('ename')}) "
-                    "but is not tagged raises-exception")
+                    "but is not tagged raises-exception"
+                )
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "book"],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.parent.name == "book"], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_chapter_fixes_seed_and_threads(path):
     code = "\n".join(_code(c) for c in _cells(path) if c["cell_type"] == "code")
     assert "set_seed(" in code, f"{path.name} never calls rnnbook.set_seed (seeds and thread count)"
@@ -77,8 +82,11 @@ def _output_text(output):
 
 def roundoff_digits(text):
     """The round-off values in ``text`` that are printed as digits rather than as a bound."""
-    return [m.group(0) for m in ROUNDOFF.finditer(text)
-            if not BOUND.search(text[max(0, m.start() - 16):m.start()])]
+    return [
+        m.group(0)
+        for m in ROUNDOFF.finditer(text)
+        if not BOUND.search(text[max(0, m.start() - 16) : m.start()])
+    ]
 
 
 def test_roundoff_detector():
@@ -98,11 +106,15 @@ def test_stored_outputs_are_portable(path):
             text = _output_text(output)
             digits = roundoff_digits(text)
             if digits and "nbval-ignore-output" not in tags:
-                problems.append(f"code cell {index} prints round-off digits {digits[:3]}: print "
-                                "rnnbook.agree(...) or rnnbook.below(...) instead")
+                problems.append(
+                    f"code cell {index} prints round-off digits {digits[:3]}: print "
+                    "rnnbook.agree(...) or rnnbook.below(...) instead"
+                )
             if MACHINE_PATH.search(text):
-                problems.append(f"code cell {index} shows a path of this machine "
-                                f"({MACHINE_PATH.search(text).group(0)}): use rnnbook.show_error")
+                problems.append(
+                    f"code cell {index} shows a path of this machine "
+                    f"({MACHINE_PATH.search(text).group(0)}): use rnnbook.show_error"
+                )
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 
 
@@ -113,8 +125,9 @@ def _figure_cells(path):
             yield index, cell
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "book"],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.parent.name == "book"], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_every_figure_has_a_caption_a_label_the_text_uses_and_alt_text(path):
     cells = _cells(path)
     prose = "\n".join(_code(c) for c in cells if c["cell_type"] == "markdown")
@@ -141,4 +154,5 @@ def test_every_notebook_installs_the_library_it_needs_first(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     assert has_install_cell(notebook, version()), (
         f"{path.name}: the first code cell should install rnnbook=={version()}: "
-        "run .venv/bin/python tools/install_cell.py")
+        "run .venv/bin/python tools/install_cell.py"
+    )

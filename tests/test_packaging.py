@@ -18,9 +18,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The tests of the library's own modules (the others need the repository: notebooks, grading
 # of the exercise notebooks, the generator of the library, the book's site).
-LIBRARY_TESTS = ["test_data.py", "test_scratch.py", "test_timing.py", "test_utils.py", "test_bptt.py",
-                 "test_cells.py", "test_modules.py", "test_bidirectional.py", "test_fast.py",
-                 "test_markov.py", "test_diagrams.py"]
+LIBRARY_TESTS = [
+    "test_data.py",
+    "test_scratch.py",
+    "test_timing.py",
+    "test_utils.py",
+    "test_bptt.py",
+    "test_cells.py",
+    "test_modules.py",
+    "test_bidirectional.py",
+    "test_fast.py",
+    "test_markov.py",
+    "test_diagrams.py",
+]
 
 
 @pytest.mark.slow
@@ -31,9 +41,24 @@ def test_a_non_editable_install_imports_and_passes_the_tests_of_its_modules(tmp_
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     installed = tmp_path / "installed"
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                            "--no-build-isolation", "--target", str(installed), str(source)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(installed),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     assert not (installed / "rnnbook" / "__editable__").exists()
     built = {p.relative_to(installed).as_posix() for p in (installed / "rnnbook").rglob("*.py")}
@@ -47,11 +72,33 @@ def test_a_non_editable_install_imports_and_passes_the_tests_of_its_modules(tmp_
     for name in LIBRARY_TESTS:
         shutil.copy(ROOT / "tests" / name, work / "tests" / name)
     env = {"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    where = subprocess.run([sys.executable, "-c", "import rnnbook; print(rnnbook.__file__)"],
-                           cwd=work, capture_output=True, text=True, env=env)
+    where = subprocess.run(
+        [sys.executable, "-c", "import rnnbook; print(rnnbook.__file__)"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert where.stdout.startswith(str(installed)), where
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                          "-p", "no:nbval", "tests"],
-                         cwd=work, capture_output=True, text=True, env=env, timeout=900)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:nbval",
+            "tests",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and " failed" not in run.stdout, run.stdout[-500:]

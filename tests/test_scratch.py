@@ -59,8 +59,9 @@ def test_rnn_layer_forward_equals_nn_rnn(T, n, d, h):
     inputs = torch.randn(T, n, d, generator=g, dtype=DTYPE)
     state = torch.randn(n, h, generator=g, dtype=DTYPE)
     expected, h_n = rnn(inputs, state[None])
-    outputs, final = rnn_layer_forward(inputs, state, rnn.weight_ih_l0, rnn.weight_hh_l0,
-                                       rnn.bias_ih_l0 + rnn.bias_hh_l0)  # nn.RNN has two biases
+    outputs, final = rnn_layer_forward(
+        inputs, state, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0
+    )  # nn.RNN has two biases
     assert outputs.shape == (T, n, h) and final.shape == (n, h)
     assert torch.allclose(outputs, expected, rtol=0, atol=1e-13)
     assert torch.allclose(final, h_n[0], rtol=0, atol=1e-13)
@@ -156,7 +157,7 @@ def test_perplexity_of_fixed_probabilities_is_exp_of_the_cross_entropy():
     b_y = torch.tensor([0.0, 1.0, -2.0], dtype=DTYPE)
     ids = torch.randint(3, (103,), generator=torch.Generator().manual_seed(5))
     log_p = torch.log_softmax(b_y, dim=0)
-    targets = ids[1:1 + 102 // 4 * 4]
+    targets = ids[1 : 1 + 102 // 4 * 4]
     expected = math.exp(-log_p[targets].mean().item())
     assert abs(perplexity(uniform_model(3, b_y), ids, num_steps=5, batch_size=4) - expected) < 1e-12
 
@@ -169,7 +170,7 @@ def test_perplexity_carries_the_state_across_windows(num_steps, batch_size):
     length = (len(ids) - 1) // batch_size
     total = 0.0
     for i in range(batch_size):
-        stream = ids[i * length:(i + 1) * length + 1]
+        stream = ids[i * length : (i + 1) * length + 1]
         logits, _ = model(stream[None, :-1])
         total += F.cross_entropy(logits[0], stream[1:], reduction="sum").item()
     expected = math.exp(total / (batch_size * length))
@@ -190,8 +191,9 @@ def parameters_with_gradients(*grads):
 
 def three_four_five():
     """Gradients (3, 0) and ((4)): total norm 5."""
-    return parameters_with_gradients(torch.tensor([3.0, 0.0], dtype=DTYPE),
-                                     torch.tensor([[4.0]], dtype=DTYPE))
+    return parameters_with_gradients(
+        torch.tensor([3.0, 0.0], dtype=DTYPE), torch.tensor([[4.0]], dtype=DTYPE)
+    )
 
 
 def test_clip_gradients_scales_to_the_threshold():
@@ -221,7 +223,7 @@ def test_clip_gradients_equals_torch(max_norm):
     norm = clip_gradients(ours, max_norm)
     expected_norm = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
     assert abs(norm - expected_norm.item()) < 1e-12
-    clipped = torch.sqrt(sum((p.grad ** 2).sum() for p in ours)).item()
+    clipped = torch.sqrt(sum((p.grad**2).sum() for p in ours)).item()
     assert abs(clipped - min(norm, max_norm)) < 1e-12
     for a, b in zip(ours, theirs):
         # torch divides by norm + 1e-6, so its clipped gradients are smaller by a relative 1e-6 / norm
@@ -258,8 +260,18 @@ def test_training_reduces_perplexity_on_a_tiny_problem():
         torch.manual_seed(seed)
         model = RNNLMScratch(len(vocab), 16)
         before = perplexity(model, valid_ids)
-        history = train_language_model(model, train_ids, valid_ids, num_updates=40, batch_size=8,
-                                       num_steps=10, lr=0.02, eval_every=20, seed=seed, log=lambda _: None)
+        history = train_language_model(
+            model,
+            train_ids,
+            valid_ids,
+            num_updates=40,
+            batch_size=8,
+            num_steps=10,
+            lr=0.02,
+            eval_every=20,
+            seed=seed,
+            log=lambda _: None,
+        )
         assert before > 3.5  # near 5, the vocabulary size: an untrained model guesses
         assert history["valid_perplexity"][-1] < 1.5, (seed, history)
         assert history["valid_perplexity"][-1] == perplexity(model, valid_ids)  # it reports the trained model
@@ -272,8 +284,16 @@ def test_training_history_log_and_calls():
     torch.manual_seed(0)
     model = Recorder(RNNLMScratch(len(vocab), 4))
     lines = []
-    history = train_language_model(model, train_ids, valid_ids, num_updates=25, batch_size=4, num_steps=6,
-                                   eval_every=10, log=lines.append)
+    history = train_language_model(
+        model,
+        train_ids,
+        valid_ids,
+        num_updates=25,
+        batch_size=4,
+        num_steps=6,
+        eval_every=10,
+        log=lines.append,
+    )
     assert set(history) == {"update", "train_perplexity", "valid_perplexity", "seconds"}
     assert history["update"] == [10, 20, 25]  # every eval_every updates, and at the end
     assert all(len(v) == 3 for v in history.values())
@@ -287,15 +307,27 @@ def test_training_history_log_and_calls():
 
 def test_training_is_reproducible_from_its_seed():
     vocab = Vocab(CYCLE)
-    train_ids = vocab.encode("".join(CYCLE[i] for i in torch.randint(5, (300,),
-                                     generator=torch.Generator().manual_seed(8)).tolist()))
+    train_ids = vocab.encode(
+        "".join(
+            CYCLE[i] for i in torch.randint(5, (300,), generator=torch.Generator().manual_seed(8)).tolist()
+        )
+    )
     valid_ids = train_ids[:100]
 
     def run(seed):
         torch.manual_seed(0)
         model = RNNLMScratch(len(vocab), 4)
-        history = train_language_model(model, train_ids, valid_ids, num_updates=6, batch_size=4,
-                                       num_steps=6, eval_every=3, seed=seed, log=lambda _: None)
+        history = train_language_model(
+            model,
+            train_ids,
+            valid_ids,
+            num_updates=6,
+            batch_size=4,
+            num_steps=6,
+            eval_every=3,
+            seed=seed,
+            log=lambda _: None,
+        )
         return history["train_perplexity"] + history["valid_perplexity"], model.W_hh.detach().clone()
 
     a, b, c = run(1), run(1), run(2)

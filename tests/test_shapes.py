@@ -28,12 +28,16 @@ def _name(value):
     return str(value)
 
 
-@pytest.mark.parametrize("module_class, num_layers, bidirectional, batch_first",
-                         list(itertools.product(CLASSES, (1, 2), (False, True), (False, True))), ids=_name)
+@pytest.mark.parametrize(
+    "module_class, num_layers, bidirectional, batch_first",
+    list(itertools.product(CLASSES, (1, 2), (False, True), (False, True))),
+    ids=_name,
+)
 def test_reported_shapes_are_those_of_a_real_run(module_class, num_layers, bidirectional, batch_first):
     torch.manual_seed(0)
-    module = module_class(D_IN, H, num_layers=num_layers, bidirectional=bidirectional,
-                          batch_first=batch_first)
+    module = module_class(
+        D_IN, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first
+    )
     x = torch.randn(N, T, D_IN) if batch_first else torch.randn(T, N, D_IN)
     report = describe(module, x)
     output, states = _run(module, x)
@@ -106,17 +110,28 @@ def test_packed_sequence():
     assert report["h_n"] == tuple(h_n.shape) == (2, len(lengths), H)
 
 
-@pytest.mark.parametrize("bad_module, bad_input, error, expected_words", [
-    (nn.Linear(D_IN, H), torch.randn(T, N, D_IN), TypeError,
-     ["recurrent module", "got Linear", "weight_ih_l0"]),
-    ("GRU", torch.randn(T, N, D_IN), TypeError, ["recurrent module", "got str"]),
-    (nn.GRU(D_IN, H), torch.randn(T, N, 4), ValueError, ["H_in = 9", "got 4", "(7, 3, 4)"]),
-    (nn.GRU(D_IN, H), torch.randn(T * N * D_IN), ValueError, ["3-D", "2-D", "got a 1-D"]),
-    (nn.GRU(D_IN, H, batch_first=True), torch.randn(2, N, T, D_IN), ValueError,
-     ["(N, L, H_in)", "got a 4-D"]),
-    (nn.GRU(D_IN, H), [[0.0] * D_IN], TypeError, ["Tensor or a PackedSequence", "got list"]),
-    (rnnbook.GRU(D_IN, H), torch.randn(T, N, D_IN + 1), ValueError, ["H_in = 9", "got 10"]),
-])
+@pytest.mark.parametrize(
+    "bad_module, bad_input, error, expected_words",
+    [
+        (
+            nn.Linear(D_IN, H),
+            torch.randn(T, N, D_IN),
+            TypeError,
+            ["recurrent module", "got Linear", "weight_ih_l0"],
+        ),
+        ("GRU", torch.randn(T, N, D_IN), TypeError, ["recurrent module", "got str"]),
+        (nn.GRU(D_IN, H), torch.randn(T, N, 4), ValueError, ["H_in = 9", "got 4", "(7, 3, 4)"]),
+        (nn.GRU(D_IN, H), torch.randn(T * N * D_IN), ValueError, ["3-D", "2-D", "got a 1-D"]),
+        (
+            nn.GRU(D_IN, H, batch_first=True),
+            torch.randn(2, N, T, D_IN),
+            ValueError,
+            ["(N, L, H_in)", "got a 4-D"],
+        ),
+        (nn.GRU(D_IN, H), [[0.0] * D_IN], TypeError, ["Tensor or a PackedSequence", "got list"]),
+        (rnnbook.GRU(D_IN, H), torch.randn(T, N, D_IN + 1), ValueError, ["H_in = 9", "got 10"]),
+    ],
+)
 def test_bad_input_gets_a_clear_error(bad_module, bad_input, error, expected_words):
     with pytest.raises(error) as info:
         describe(bad_module, bad_input)
@@ -139,8 +154,9 @@ def test_a_module_breaking_the_contract_is_caught():
 
 
 def test_report_rendering_and_lookup():
-    report = describe(nn.GRU(D_IN, H, num_layers=2, bidirectional=True, batch_first=True),
-                      torch.randn(N, T, D_IN))
+    report = describe(
+        nn.GRU(D_IN, H, num_layers=2, bidirectional=True, batch_first=True), torch.randn(N, T, D_IN)
+    )
     text = str(report)
     assert text == repr(report)
     assert text.splitlines()[0] == report.title
@@ -153,7 +169,7 @@ def test_report_rendering_and_lookup():
     assert "D\\*num_layers=2\\*2=4" in markdown  # no stray emphasis in Markdown
     page = report._repr_html_()
     assert page.count("<tr>") == len(report.rows) + 1
-    assert "<code>h_n</code></td><td style=\"white-space: nowrap\"><code>(4, 3, 8)</code></td>" in page
+    assert '<code>h_n</code></td><td style="white-space: nowrap"><code>(4, 3, 8)</code></td>' in page
     assert "batch_first does not apply" in page
     with pytest.raises(KeyError, match="no tensor named 'c_n'"):
         report["c_n"]
@@ -170,7 +186,11 @@ def test_table():
     table = Table(("a", "bb"), [(1, 2), ("xyz", "<&>")], code_columns=(0,))
     assert str(table).splitlines() == ["  a    bb", "  1    2", "  xyz  <&>"]
     assert table._repr_markdown_().splitlines() == [
-        "| a | bb |", "|:--|:--|", "| `1` | 2 |", "| `xyz` | <&> |"]
+        "| a | bb |",
+        "|:--|:--|",
+        "| `1` | 2 |",
+        "| `xyz` | <&> |",
+    ]
     page = table._repr_html_()
     assert "<td>&lt;&amp;&gt;</td>" in page and "<code>xyz</code></td>" in page
     assert str(Table(("a",), [(1,)], title="T")).splitlines()[0] == "T"

@@ -73,12 +73,15 @@ def test_measure_with_the_real_clock_returns_non_negative_times():
     assert len(result.times) == 3 and all(t >= 0 for t in result.times)
 
 
-@pytest.mark.parametrize("times, median", [
-    ((0.5,), 0.5),
-    ((3.0, 1.0, 2.0), 2.0),          # the middle value, whatever the order
-    ((4.0, 1.0, 3.0, 2.0), 2.5),     # an even count: the mean of the two middle values
-    ((1.0, 1.0, 9.0), 1.0),
-])
+@pytest.mark.parametrize(
+    "times, median",
+    [
+        ((0.5,), 0.5),
+        ((3.0, 1.0, 2.0), 2.0),  # the middle value, whatever the order
+        ((4.0, 1.0, 3.0, 2.0), 2.5),  # an even count: the mean of the two middle values
+        ((1.0, 1.0, 9.0), 1.0),
+    ],
+)
 def test_timing_summaries(times, median):
     t = Timing(times)
     assert t.median == median
@@ -97,17 +100,20 @@ def test_timing_prints_median_min_max_and_count():
     assert str(Timing((2.5e-4,))) == "median 250 µs (min 250 µs, max 250 µs, n=1)"
 
 
-@pytest.mark.parametrize("seconds, text", [
-    (412e-6, "412 µs"),      # the docstring's three examples
-    (3.1e-3, "3.1 ms"),
-    (2.05, "2.05 s"),
-    (0.0, "0 µs"),
-    (999e-6, "999 µs"),      # just under a millisecond: still microseconds
-    (1e-3, "1.0 ms"),        # a millisecond and up: milliseconds, one decimal
-    (0.25, "250.0 ms"),
-    (0.9995, "999.5 ms"),    # just under a second: still milliseconds
-    (1.0, "1.00 s"),         # a second and up: seconds, two decimals
-    (125.0, "125.00 s"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (412e-6, "412 µs"),  # the docstring's three examples
+        (3.1e-3, "3.1 ms"),
+        (2.05, "2.05 s"),
+        (0.0, "0 µs"),
+        (999e-6, "999 µs"),  # just under a millisecond: still microseconds
+        (1e-3, "1.0 ms"),  # a millisecond and up: milliseconds, one decimal
+        (0.25, "250.0 ms"),
+        (0.9995, "999.5 ms"),  # just under a second: still milliseconds
+        (1.0, "1.00 s"),  # a second and up: seconds, two decimals
+        (125.0, "125.00 s"),
+    ],
+)
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text

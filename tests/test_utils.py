@@ -88,14 +88,17 @@ def test_max_difference_refuses_sequences_of_different_lengths():
         max_difference([torch.zeros(2), torch.zeros(2)], [torch.zeros(2), torch.zeros(3)])
 
 
-@pytest.mark.parametrize("value, tolerance, text", [
-    (1e-13, 1e-12, "below 1e-12"),
-    (0.0, 1e-12, "below 1e-12"),
-    (-5.0, 1e-12, "below 1e-12"),
-    (5.9e-7, 6e-7, "below 6e-7"),
-    (2.0, 1e3, "below 1e3"),
-    (0.3, 1.0, "below 1e0"),
-])
+@pytest.mark.parametrize(
+    "value, tolerance, text",
+    [
+        (1e-13, 1e-12, "below 1e-12"),
+        (0.0, 1e-12, "below 1e-12"),
+        (-5.0, 1e-12, "below 1e-12"),
+        (5.9e-7, 6e-7, "below 6e-7"),
+        (2.0, 1e3, "below 1e3"),
+        (0.3, 1.0, "below 1e0"),
+    ],
+)
 def test_below_prints_the_bound(value, tolerance, text):
     assert below(value, tolerance) == text
 

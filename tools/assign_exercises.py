@@ -63,8 +63,14 @@ def parse_master(text: str) -> list[dict]:
     cells = []
     for cell in jupytext.reads(text, fmt="py:percent").cells:
         metadata = cell.metadata
-        cells.append({"type": cell.cell_type, "source": cell.source,
-                      "tags": list(metadata.get("tags", [])), "meta": dict(metadata.get("meta", {}))})
+        cells.append(
+            {
+                "type": cell.cell_type,
+                "source": cell.source,
+                "tags": list(metadata.get("tags", [])),
+                "meta": dict(metadata.get("meta", {})),
+            }
+        )
     return cells
 
 
@@ -84,8 +90,9 @@ def reference_index() -> dict[str, str]:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
         else:
-            text = "\n".join(c["source"] for c in parse_master(path.read_text(encoding="utf-8"))
-                             if c["type"] == "markdown")
+            text = "\n".join(
+                c["source"] for c in parse_master(path.read_text(encoding="utf-8")) if c["type"] == "markdown"
+            )
         chapter = int(path.name[:2])
         for label, level, title in re.findall(r"^\(([\w-]+)\)=\n(#+) (.+)$", text, re.M):
             if path.suffix == ".py":
@@ -102,14 +109,20 @@ def reference_index() -> dict[str, str]:
         year = re.search(r"year\s*=\s*\{?(\d{4})", body)
         if authors and year:
             names = [a.split(",")[0].strip(" {}") for a in authors.group(1).split(" and ")]
-            who = names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 \
+            who = (
+                names[0]
+                if len(names) == 1
+                else f"{names[0]} and {names[1]}"
+                if len(names) == 2
                 else f"{names[0]} et al."
+            )
             index[key] = f"{who} ({year.group(1)})"
     return index
 
 
 def plain_references(text: str, index: dict[str, str]) -> str:
     """``text`` with the book's cross-reference roles written out as plain text."""
+
     def replace(match: re.Match) -> str:
         role, target = match.groups()
         explicit = re.fullmatch(r"(.*?)\s*<([^>]+)>", target)
@@ -119,6 +132,7 @@ def plain_references(text: str, index: dict[str, str]) -> str:
         if label not in index:
             raise SystemExit(f"unknown reference {match.group(0)}: no label {label!r} in the book")
         return index[label]
+
     def span(match: re.Match) -> str:  # "{eq}`a` to {eq}`b`" of one chapter: "equations (2) to (5) of ..."
         first, last = index.get(match.group(1), ""), index.get(match.group(2), "")
         head, _, where = first.partition(" of ")
@@ -186,8 +200,11 @@ def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
     notebooks = []
     for version in ("exercise", "solution"):
         nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                     "name": "python3"}
+        nb.metadata["kernelspec"] = {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        }
         nb.metadata["language_info"] = {"name": "python"}
         skip = SOLUTION_TAG if version == "exercise" else EXERCISE_TAG
         for cell in cells:
@@ -218,8 +235,13 @@ def build(master: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
 def _execute(nb: nbformat.NotebookNode, folder: Path) -> None:
     from nbclient import NotebookClient
 
-    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             tags = cell.metadata.get("tags", [])
@@ -228,8 +250,14 @@ def _execute(nb: nbformat.NotebookNode, folder: Path) -> None:
 
 
 def _signature(nb) -> list[tuple]:
-    return [(c["cell_type"], c["source"] if isinstance(c["source"], str) else "".join(c["source"]),
-             tuple(c.get("metadata", {}).get("tags", []))) for c in nb["cells"]]
+    return [
+        (
+            c["cell_type"],
+            c["source"] if isinstance(c["source"], str) else "".join(c["source"]),
+            tuple(c.get("metadata", {}).get("tags", [])),
+        )
+        for c in nb["cells"]
+    ]
 
 
 def stale(master: Path) -> list[str]:

@@ -32,12 +32,14 @@ def version() -> str:
 
 
 def cell_source(pinned: str) -> str:
-    return (f"{MARK} installed here if it is missing (Colab, Binder, a downloaded notebook).\n"
-            "# In a clone of the book's repository `make lab` has installed it, and this does nothing.\n"
-            "import importlib.util\n"
-            "\n"
-            "if importlib.util.find_spec(\"rnnbook\") is None:\n"
-            f"    %pip install --quiet rnnbook=={pinned}\n")
+    return (
+        f"{MARK} installed here if it is missing (Colab, Binder, a downloaded notebook).\n"
+        "# In a clone of the book's repository `make lab` has installed it, and this does nothing.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("rnnbook") is None:\n'
+        f"    %pip install --quiet rnnbook=={pinned}\n"
+    )
 
 
 def notebooks() -> list[Path]:
@@ -55,8 +57,11 @@ def first_code_cell(notebook: dict) -> dict | None:
 
 def has_install_cell(notebook: dict, pinned: str) -> bool:
     first = first_code_cell(notebook)
-    return first is not None and _source(first) == cell_source(pinned) and \
-        set(TAGS) <= set(first.get("metadata", {}).get("tags", []))
+    return (
+        first is not None
+        and _source(first) == cell_source(pinned)
+        and set(TAGS) <= set(first.get("metadata", {}).get("tags", []))
+    )
 
 
 def add_install_cell(notebook: dict, pinned: str) -> None:
@@ -83,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             add_install_cell(notebook, pinned)
             nbformat.write(notebook, path)
     if args.check and missing:
-        print(f"notebooks without the install cell for rnnbook=={pinned} (run python tools/install_cell.py):",
-              *missing, sep="\n  ")
+        print(
+            f"notebooks without the install cell for rnnbook=={pinned} (run python tools/install_cell.py):",
+            *missing,
+            sep="\n  ",
+        )
         return 1
     if not args.check:
         print("updated:", ", ".join(missing) if missing else "nothing (every notebook has the cell)")

@@ -33,11 +33,11 @@ from sphinx.util.nodes import nested_parse_with_titles
 
 logger = logging.getLogger(__name__)
 
-LAUNCH_SERVICES = ("binderhub_url", "jupyterhub_url", "thebe", "colab_url", "jupyterlite_url",
-                   "deepnote_url")
+LAUNCH_SERVICES = ("binderhub_url", "jupyterhub_url", "thebe", "colab_url", "jupyterlite_url", "deepnote_url")
 # The line tools/save_library.py adds to the docstring of each function and class it generates.
 DEFINED_IN = re.compile(
-    r'^Defined in book/(?P<file>(?P<num>\d+)_\w+)\.ipynb, section "(?P<section>[^"]+)"\.$')
+    r'^Defined in book/(?P<file>(?P<num>\d+)_\w+)\.ipynb, section "(?P<section>[^"]+)"\.$'
+)
 GENERATED_FROM = re.compile(r"^Code defined in (?P<files>book/\S+\.ipynb(?:, book/\S+\.ipynb)*)")
 
 
@@ -52,16 +52,18 @@ def _buttons_follow_repository(app: Sphinx, config) -> None:
     for key in LAUNCH_SERVICES:
         launch.pop(key, None)
     options["launch_buttons"] = launch
-    for key in ("use_repository_button", "use_issues_button", "use_edit_page_button",
-                "use_source_button"):
+    for key in ("use_repository_button", "use_issues_button", "use_edit_page_button", "use_source_button"):
         options[key] = False
 
 
 def library_modules(package: str = "rnnbook") -> list[str]:
     """Public modules of ``package``: chapter modules in chapter order, then hand-written ones."""
     root = importlib.import_module(package)
-    names = [f"{package}.{info.name}" for info in pkgutil.iter_modules(root.__path__)
-             if not info.name.startswith("_")]
+    names = [
+        f"{package}.{info.name}"
+        for info in pkgutil.iter_modules(root.__path__)
+        if not info.name.startswith("_")
+    ]
 
     def order(name: str) -> tuple[int, str, str]:
         doc = importlib.import_module(name).__doc__ or ""
@@ -77,9 +79,13 @@ def _public_members(module_name: str) -> list[str]:
     module = importlib.import_module(module_name)
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [name for name, value in vars(module).items()
-                 if not name.startswith("_") and getattr(value, "__module__", None) == module_name
-                 and (inspect.isfunction(value) or inspect.isclass(value))]
+        names = [
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and getattr(value, "__module__", None) == module_name
+            and (inspect.isfunction(value) or inspect.isclass(value))
+        ]
     return list(names)
 
 
@@ -93,15 +99,27 @@ class LibraryDirective(SphinxDirective):
         for module_name in library_modules():
             module = importlib.import_module(module_name)
             self.env.note_dependency(module.__file__)
-            lines += [f"``{module_name}``", "-" * (len(module_name) + 4), "",
-                      f".. automodule:: {module_name}", "   :no-members:", "",
-                      ".. autosummary::", ""]
+            lines += [
+                f"``{module_name}``",
+                "-" * (len(module_name) + 4),
+                "",
+                f".. automodule:: {module_name}",
+                "   :no-members:",
+                "",
+                ".. autosummary::",
+                "",
+            ]
             lines += [f"   {name}" for name in _public_members(module_name)]
             lines += [""]
             for name in _public_members(module_name):
                 value = getattr(module, name)
-                kind = ("autoclass" if inspect.isclass(value) else
-                        "autofunction" if callable(value) else "autodata")
+                kind = (
+                    "autoclass"
+                    if inspect.isclass(value)
+                    else "autofunction"
+                    if callable(value)
+                    else "autodata"
+                )
                 lines += [f".. {kind}:: {name}"]
                 if kind == "autoclass":
                     lines += ["   :members:"]
@@ -119,17 +137,25 @@ LITERAL = re.compile(r"(``.+?``)")
 def rst_problems(text: str) -> list[str]:
     """Warnings and errors docutils reports for a docstring (Sphinx roles count as literals)."""
     stream = io.StringIO()
-    document = publish_doctree(ROLE.sub(r"``\1``", text), settings_overrides={
-        "report_level": 2, "halt_level": 5, "warning_stream": stream,
-        "file_insertion_enabled": False, "raw_enabled": False})
+    document = publish_doctree(
+        ROLE.sub(r"``\1``", text),
+        settings_overrides={
+            "report_level": 2,
+            "halt_level": 5,
+            "warning_stream": stream,
+            "file_insertion_enabled": False,
+            "raw_enabled": False,
+        },
+    )
     problems = [line for line in stream.getvalue().splitlines() if line.strip()]
     return problems + [node.astext() for node in document.findall(nodes.problematic)]
 
 
 def _escape(line: str) -> str:
     parts = LITERAL.split(ROLE.sub(r"``\1``", line))
-    return "".join(part if part.startswith("``") else re.sub(r"([\\*`|_\[\]])", r"\\\1", part)
-                   for part in parts)
+    return "".join(
+        part if part.startswith("``") else re.sub(r"([\\*`|_\[\]])", r"\\\1", part) for part in parts
+    )
 
 
 def _process_docstring(app: Sphinx, what: str, name: str, obj, options, lines: list[str]) -> None:
@@ -140,13 +166,15 @@ def _process_docstring(app: Sphinx, what: str, name: str, obj, options, lines: l
     escaped (the summary tables use it), the rest as preformatted text.
     """
     if lines and rst_problems("\n".join(lines)):
-        logger.info(f"rnnbook_site: the docstring of {name} is not valid reStructuredText; "
-                    "shown as preformatted text")
+        logger.info(
+            f"rnnbook_site: the docstring of {name} is not valid reStructuredText; shown as preformatted text"
+        )
         first, rest = lines[0], lines[1:]
         while rest and not rest[0].strip():
             rest = rest[1:]
-        lines[:] = [_escape(first), ""] + (["::", ""] + [f"    {line}" for line in rest] + [""]
-                                           if rest else [])
+        lines[:] = [_escape(first), ""] + (
+            ["::", ""] + [f"    {line}" for line in rest] + [""] if rest else []
+        )
     if what in ("function", "class"):
         _add_defined_in(app, obj, lines)
 
@@ -165,8 +193,10 @@ def _add_defined_in(app: Sphinx, obj, lines: list[str]) -> None:
     section = match["section"]
     if docname in app.env.found_docs:
         anchor = nodes.make_id(section)
-        lines += ["", f"*Defined in* section `{section} <{match['file']}.html#{anchor}>`__ "
-                      f"of :doc:`/{docname}`."]
+        lines += [
+            "",
+            f"*Defined in* section `{section} <{match['file']}.html#{anchor}>`__ of :doc:`/{docname}`.",
+        ]
     else:  # a chapter that is not (yet) in the table of contents: name it, link nothing
         lines += ["", f"*Defined in* section “{section}” of ``{docname}.ipynb``."]
 
@@ -183,8 +213,10 @@ def _drop_duplicate_scripts(app: Sphinx, pagename, templatename, context, doctre
         return
     seen, unique = set(), []
     for script in scripts:
-        key = (str(getattr(script, "filename", script) or ""),
-               tuple(sorted((getattr(script, "attributes", None) or {}).items())))
+        key = (
+            str(getattr(script, "filename", script) or ""),
+            tuple(sorted((getattr(script, "attributes", None) or {}).items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(script)

@@ -33,15 +33,15 @@ __all__ = ["KINDS", "Node", "canvas", "node", "op", "link", "note", "region"]
 
 # Fill and edge colours per kind of node: the Okabe-Ito colour-blind-safe palette, light fills.
 KINDS = {
-    "input": ("#dceefb", "#0072b2"),     # x_t: blue
-    "state": ("#fdebd3", "#e69f00"),     # h_t, c_t: orange
-    "output": ("#dff3ea", "#009e73"),    # y_t, logits: green
-    "cell": ("#f1f1f1", "#555555"),      # a recurrent cell: grey
-    "gate": ("#f9e0ef", "#cc79a7"),      # r, z, i, f, o: pink
-    "op": ("#ffffff", "#333333"),        # elementwise operations
-    "loss": ("#fbe3d9", "#d55e00"),      # the loss: vermillion
+    "input": ("#dceefb", "#0072b2"),  # x_t: blue
+    "state": ("#fdebd3", "#e69f00"),  # h_t, c_t: orange
+    "output": ("#dff3ea", "#009e73"),  # y_t, logits: green
+    "cell": ("#f1f1f1", "#555555"),  # a recurrent cell: grey
+    "gate": ("#f9e0ef", "#cc79a7"),  # r, z, i, f, o: pink
+    "op": ("#ffffff", "#333333"),  # elementwise operations
+    "loss": ("#fbe3d9", "#d55e00"),  # the loss: vermillion
     "highlight": ("#fff7bf", "#b8860b"),  # what a figure points at
-    "error": ("#fde0dd", "#c0392b"),     # a mistake
+    "error": ("#fde0dd", "#c0392b"),  # a mistake
 }
 FONT_SIZE = 11
 INK = "#222222"
@@ -74,25 +74,60 @@ def canvas(width: float, height: float, *, scale: float = 0.9) -> tuple[Figure, 
     return fig, ax
 
 
-def node(ax: Axes, x: float, y: float, text: str, kind: str = "cell", *, width: float = 1.0,
-         height: float = 0.6, fontsize: float = FONT_SIZE, dashed: bool = False) -> Node:
+def node(
+    ax: Axes,
+    x: float,
+    y: float,
+    text: str,
+    kind: str = "cell",
+    *,
+    width: float = 1.0,
+    height: float = 0.6,
+    fontsize: float = FONT_SIZE,
+    dashed: bool = False,
+) -> Node:
     """A rounded box centred at ``(x, y)`` with ``text``, coloured by ``kind`` (see :data:`KINDS`)."""
     fill, edge = KINDS[kind]
-    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
-                                boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=fill,
-                                edgecolor=edge, linewidth=1.6, linestyle="--" if dashed else "-",
-                                zorder=2))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor=fill,
+            edgecolor=edge,
+            linewidth=1.6,
+            linestyle="--" if dashed else "-",
+            zorder=2,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, color=INK, zorder=3)
     return Node(x, y, width / 2, height / 2)
 
 
-def op(ax: Axes, x: float, y: float, symbol: str, *, radius: float = 0.2,
-       fontsize: float = FONT_SIZE - 1, kind: str = "op") -> Node:
+def op(
+    ax: Axes,
+    x: float,
+    y: float,
+    symbol: str,
+    *,
+    radius: float = 0.2,
+    fontsize: float = FONT_SIZE - 1,
+    kind: str = "op",
+) -> Node:
     """A small circle with an elementwise operation (``"+"``, ``"×"``, ``"σ"``, ``"tanh"``)."""
     fill, edge = KINDS[kind]
     ax.add_patch(Circle((x, y), radius, facecolor=fill, edgecolor=edge, linewidth=1.4, zorder=2))
-    ax.text(x, y, symbol, ha="center", va="center", fontsize=fontsize if len(symbol) < 3 else fontsize - 3,
-            color=INK, zorder=3)
+    ax.text(
+        x,
+        y,
+        symbol,
+        ha="center",
+        va="center",
+        fontsize=fontsize if len(symbol) < 3 else fontsize - 3,
+        color=INK,
+        zorder=3,
+    )
     return Node(x, y, radius, radius)
 
 
@@ -100,35 +135,85 @@ def _point(where) -> tuple[float, float]:
     return where.side("center") if isinstance(where, Node) else where
 
 
-def link(ax: Axes, start, end, *, label: str | None = None, color: str = INK, dashed: bool = False,
-         curve: float = 0.0, width: float = 1.4, head: bool = True, label_offset=(0.0, 0.15),
-         fontsize: float = FONT_SIZE - 2) -> None:
+def link(
+    ax: Axes,
+    start,
+    end,
+    *,
+    label: str | None = None,
+    color: str = INK,
+    dashed: bool = False,
+    curve: float = 0.0,
+    width: float = 1.4,
+    head: bool = True,
+    label_offset=(0.0, 0.15),
+    fontsize: float = FONT_SIZE - 2,
+) -> None:
     """An arrow from ``start`` to ``end`` (points, or :class:`Node` borders via ``node.side(...)``).
 
     ``curve`` bends it (a positive value bends to the left of the direction of travel); ``label``
     is written near its middle.
     """
     (x0, y0), (x1, y1) = _point(start), _point(end)
-    ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>" if head else "-",
-                                 mutation_scale=12, color=color, linewidth=width,
-                                 linestyle=(0, (4, 3)) if dashed else "-",
-                                 connectionstyle=f"arc3,rad={curve}", shrinkA=0, shrinkB=0, zorder=1))
+    ax.add_patch(
+        FancyArrowPatch(
+            (x0, y0),
+            (x1, y1),
+            arrowstyle="-|>" if head else "-",
+            mutation_scale=12,
+            color=color,
+            linewidth=width,
+            linestyle=(0, (4, 3)) if dashed else "-",
+            connectionstyle=f"arc3,rad={curve}",
+            shrinkA=0,
+            shrinkB=0,
+            zorder=1,
+        )
+    )
     if label:
-        ax.text((x0 + x1) / 2 + label_offset[0], (y0 + y1) / 2 + label_offset[1], label,
-                ha="center", va="bottom", fontsize=fontsize, color=color, zorder=3)
+        ax.text(
+            (x0 + x1) / 2 + label_offset[0],
+            (y0 + y1) / 2 + label_offset[1],
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+            color=color,
+            zorder=3,
+        )
 
 
-def note(ax: Axes, x: float, y: float, text: str, *, fontsize: float = FONT_SIZE - 1, color: str = INK,
-         ha: str = "center", va: str = "center", **kwargs) -> None:
+def note(
+    ax: Axes,
+    x: float,
+    y: float,
+    text: str,
+    *,
+    fontsize: float = FONT_SIZE - 1,
+    color: str = INK,
+    ha: str = "center",
+    va: str = "center",
+    **kwargs,
+) -> None:
     """Text at ``(x, y)``."""
     ax.text(x, y, text, ha=ha, va=va, fontsize=fontsize, color=color, zorder=3, **kwargs)
 
 
-def region(ax: Axes, x0: float, y0: float, x1: float, y1: float, *, color: str = "#eeeeee",
-           label: str | None = None, label_side: str = "left") -> None:
+def region(
+    ax: Axes,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    *,
+    color: str = "#eeeeee",
+    label: str | None = None,
+    label_side: str = "left",
+) -> None:
     """A shaded rectangle behind a group of nodes, with an optional label on its ``label_side``."""
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, facecolor=color, edgecolor="none", zorder=0))
     if label:
         x = x0 + 0.1 if label_side == "left" else x1 - 0.1
-        ax.text(x, y1 - 0.1, label, ha=label_side, va="top", fontsize=FONT_SIZE - 2, color="#555555",
-                zorder=3)
+        ax.text(
+            x, y1 - 0.1, label, ha=label_side, va="top", fontsize=FONT_SIZE - 2, color="#555555", zorder=3
+        )

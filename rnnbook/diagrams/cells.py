@@ -15,10 +15,17 @@ from matplotlib.figure import Figure
 
 from rnnbook.diagrams import FONT_SIZE, KINDS, canvas, link, node, note, op, region
 
-__all__ = ["unrolled_rnn", "bptt_graph", "gru_cell", "lstm_cell", "reset_gate_placements",
-           "deep_grid", "inplace_mistake"]
+__all__ = [
+    "unrolled_rnn",
+    "bptt_graph",
+    "gru_cell",
+    "lstm_cell",
+    "reset_gate_placements",
+    "deep_grid",
+    "inplace_mistake",
+]
 
-GRADIENT = KINDS["loss"][1]   # gradient paths: dashed, vermillion
+GRADIENT = KINDS["loss"][1]  # gradient paths: dashed, vermillion
 SMALL = FONT_SIZE - 2
 
 
@@ -57,12 +64,23 @@ def unrolled_rnn() -> Figure:
             note(ax, 4.8, y_h + 0.05, r"$\cdots$", fontsize=FONT_SIZE + 2)
             link(ax, (5.15, y_h), h.side("left"), label=r"$\mathbf{W}_{hh}$", label_offset=(0, 0.02))
         else:
-            link(ax, previous.side("right"), h.side("left"), label=r"$\mathbf{W}_{hh}$",
-                 label_offset=(0.0, 0.02))
+            link(
+                ax,
+                previous.side("right"),
+                h.side("left"),
+                label=r"$\mathbf{W}_{hh}$",
+                label_offset=(0.0, 0.02),
+            )
         previous = h
-    note(ax, 3.5, 4.15, r"$\hat{\mathbf{y}}_t = \mathbf{W}_{hy}\mathbf{h}_t + \mathbf{b}_y$, "
-         r"$\mathbf{h}_t = \tanh(\mathbf{W}_{ih}\mathbf{x}_t + \mathbf{W}_{hh}\mathbf{h}_{t-1}"
-         r" + \mathbf{b}_h)$", fontsize=SMALL)
+    note(
+        ax,
+        3.5,
+        4.15,
+        r"$\hat{\mathbf{y}}_t = \mathbf{W}_{hy}\mathbf{h}_t + \mathbf{b}_y$, "
+        r"$\mathbf{h}_t = \tanh(\mathbf{W}_{ih}\mathbf{x}_t + \mathbf{W}_{hh}\mathbf{h}_{t-1}"
+        r" + \mathbf{b}_h)$",
+        fontsize=SMALL,
+    )
     note(ax, 3.5, 4.6, "the same weights at every step", fontsize=SMALL, color="#555555")
     return fig
 
@@ -92,15 +110,28 @@ def bptt_graph() -> Figure:
         link(ax, (column + 0.15, y_l - 0.25), (column + 0.15, y_h + 0.3), color=GRADIENT, dashed=True)
         previous = states[-1]
         link(ax, (previous.x + 0.35, y_h + 0.12), (h.x - 0.35, y_h + 0.12))
-        link(ax, (h.x - 0.35, y_h - 0.12), (previous.x + 0.35, y_h - 0.12), color=GRADIENT,
-             dashed=True)
-        note(ax, (previous.x + h.x) / 2 + 0.1, y_h - 0.5,
-             rf"$\partial\mathbf{{h}}_{t}/\partial\mathbf{{h}}_{t - 1}$", fontsize=SMALL, color=GRADIENT)
+        link(ax, (h.x - 0.35, y_h - 0.12), (previous.x + 0.35, y_h - 0.12), color=GRADIENT, dashed=True)
+        note(
+            ax,
+            (previous.x + h.x) / 2 + 0.1,
+            y_h - 0.5,
+            rf"$\partial\mathbf{{h}}_{t}/\partial\mathbf{{h}}_{t - 1}$",
+            fontsize=SMALL,
+            color=GRADIENT,
+        )
         link(ax, (column, y_h - 0.3), (column - 0.4, y_w + 0.3), color=GRADIENT, dashed=True)
         states.append(h)
         del loss
-    node(ax, 3.95, y_w, r"$\partial\mathcal{L}/\partial\mathbf{W}_{hh}$: a sum over the steps $t = 1, 2, 3$",
-         "highlight", width=5.0, height=0.6, fontsize=SMALL)
+    node(
+        ax,
+        3.95,
+        y_w,
+        r"$\partial\mathcal{L}/\partial\mathbf{W}_{hh}$: a sum over the steps $t = 1, 2, 3$",
+        "highlight",
+        width=5.0,
+        height=0.6,
+        fontsize=SMALL,
+    )
     note(ax, 3.3, 4.4, "forward: solid;  gradient: dashed", fontsize=SMALL, color="#555555")
     return fig
 
@@ -134,16 +165,33 @@ def gru_cell() -> Figure:
     _bus(ax, h_prev, x_t, y_bus, 5.0)
     z = node(ax, 1.5, y_gate, r"$\sigma$", "gate", width=0.5, height=0.5)
     r = node(ax, 2.5, y_gate, r"$\sigma$", "gate", width=0.5, height=0.5)
-    hn = node(ax, 3.65, y_gate, r"$\mathbf{W}_{hn}\mathbf{h}_{t-1}\!+\!\mathbf{b}_{hn}$", "cell",
-              width=1.35, height=0.5, fontsize=SMALL - 1)
-    xn = node(ax, 5.0, y_gate, r"$\mathbf{W}_{in}\mathbf{x}_t\!+\!\mathbf{b}_{in}$", "cell",
-              width=1.1, height=0.5, fontsize=SMALL - 1)
+    hn = node(
+        ax,
+        3.65,
+        y_gate,
+        r"$\mathbf{W}_{hn}\mathbf{h}_{t-1}\!+\!\mathbf{b}_{hn}$",
+        "cell",
+        width=1.35,
+        height=0.5,
+        fontsize=SMALL - 1,
+    )
+    xn = node(
+        ax,
+        5.0,
+        y_gate,
+        r"$\mathbf{W}_{in}\mathbf{x}_t\!+\!\mathbf{b}_{in}$",
+        "cell",
+        width=1.1,
+        height=0.5,
+        fontsize=SMALL - 1,
+    )
     for box in (z, r, hn, xn):
         link(ax, (box.x, y_bus), box.side("bottom"))
     times_r, plus_n = op(ax, 3.65, y_n, "×"), op(ax, 5.0, y_n, "+")
     tanh, times_n = op(ax, 6.1, y_n, "tanh"), op(ax, 6.1, y_mix, "×")
-    link(ax, r.side("top"), times_r.side("left"), curve=-0.3, label=r"$\mathbf{r}_t$",
-         label_offset=(-0.3, 0.1))
+    link(
+        ax, r.side("top"), times_r.side("left"), curve=-0.3, label=r"$\mathbf{r}_t$", label_offset=(-0.3, 0.1)
+    )
     link(ax, hn.side("top"), times_r.side("bottom"))
     link(ax, times_r.side("right"), plus_n.side("left"))
     link(ax, xn.side("top"), plus_n.side("bottom"))
@@ -184,18 +232,37 @@ def lstm_cell() -> Figure:
     x_t = node(ax, 1.2, 0.45, r"$\mathbf{x}_t$", "input", width=0.7, height=0.5)
     _bus(ax, h_prev, x_t, y_bus, 4.6)
     gates = {}
-    for name, column, fn in (("f", 1.8, r"$\sigma$"), ("i", 2.7, r"$\sigma$"), ("g", 3.6, "tanh"),
-                             ("o", 4.6, r"$\sigma$")):
+    for name, column, fn in (
+        ("f", 1.8, r"$\sigma$"),
+        ("i", 2.7, r"$\sigma$"),
+        ("g", 3.6, "tanh"),
+        ("o", 4.6, r"$\sigma$"),
+    ):
         gates[name] = node(ax, column, y_gate, fn, "gate", width=0.6, height=0.5, fontsize=SMALL)
         link(ax, (column, y_bus), gates[name].side("bottom"))
     times_f, plus = op(ax, 1.8, y_top, "×"), op(ax, 3.2, y_top, "+")
     times_ig = op(ax, 3.2, y_ig, "×")
-    link(ax, gates["f"].side("top"), times_f.side("bottom"), label=r"$\mathbf{f}_t$",
-         label_offset=(-0.25, -0.1))
-    link(ax, gates["i"].side("top"), (times_ig.x - 0.15, times_ig.y - 0.15), label=r"$\mathbf{i}_t$",
-         label_offset=(-0.3, -0.15))
-    link(ax, gates["g"].side("top"), (times_ig.x + 0.15, times_ig.y - 0.15), label=r"$\mathbf{g}_t$",
-         label_offset=(0.3, -0.15))
+    link(
+        ax,
+        gates["f"].side("top"),
+        times_f.side("bottom"),
+        label=r"$\mathbf{f}_t$",
+        label_offset=(-0.25, -0.1),
+    )
+    link(
+        ax,
+        gates["i"].side("top"),
+        (times_ig.x - 0.15, times_ig.y - 0.15),
+        label=r"$\mathbf{i}_t$",
+        label_offset=(-0.3, -0.15),
+    )
+    link(
+        ax,
+        gates["g"].side("top"),
+        (times_ig.x + 0.15, times_ig.y - 0.15),
+        label=r"$\mathbf{g}_t$",
+        label_offset=(0.3, -0.15),
+    )
     link(ax, times_ig.side("top"), plus.side("bottom"))
     link(ax, c_prev.side("right"), times_f.side("left"))
     link(ax, times_f.side("right"), plus.side("left"))
@@ -204,8 +271,14 @@ def lstm_cell() -> Figure:
     tanh_c, times_o = op(ax, 5.5, 4.0, "tanh"), op(ax, 5.5, 3.1, "×")
     link(ax, (tanh_c.x, y_top), tanh_c.side("top"))
     link(ax, tanh_c.side("bottom"), times_o.side("top"))
-    link(ax, gates["o"].side("top"), times_o.side("left"), curve=-0.4, label=r"$\mathbf{o}_t$",
-         label_offset=(-0.3, 0.25))
+    link(
+        ax,
+        gates["o"].side("top"),
+        times_o.side("left"),
+        curve=-0.4,
+        label=r"$\mathbf{o}_t$",
+        label_offset=(-0.3, 0.25),
+    )
     h_t = node(ax, 6.5, 3.1, r"$\mathbf{h}_t$", "state", width=0.6, height=0.5)
     link(ax, times_o.side("right"), h_t.side("left"))
     return fig
@@ -216,8 +289,11 @@ def _reset_panel(ax: Axes, x0: float, after: bool) -> None:
     column, y_first, y_second = x0 + 1.55, 1.5, 2.4
     affine = r"$\mathbf{W}_{hn}(\cdot)\!+\!\mathbf{b}_{hn}$" if after else r"$\mathbf{W}_{hn}(\cdot)$"
     title = "PyTorch, cuDNN: after" if after else "Cho et al. 2014, d2l: before"
-    formula = (r"$\mathbf{r}_t \odot (\mathbf{W}_{hn}\mathbf{h}_{t-1} + \mathbf{b}_{hn})$" if after
-               else r"$\mathbf{W}_{hn}(\mathbf{r}_t \odot \mathbf{h}_{t-1})$")
+    formula = (
+        r"$\mathbf{r}_t \odot (\mathbf{W}_{hn}\mathbf{h}_{t-1} + \mathbf{b}_{hn})$"
+        if after
+        else r"$\mathbf{W}_{hn}(\mathbf{r}_t \odot \mathbf{h}_{t-1})$"
+    )
     note(ax, x0 + 1.65, 5.75, title)
     note(ax, x0 + 1.65, 5.3, formula, fontsize=SMALL)
     h = node(ax, column, 0.45, r"$\mathbf{h}_{t-1}$", "state", width=0.8, height=0.5)
@@ -231,8 +307,16 @@ def _reset_panel(ax: Axes, x0: float, after: bool) -> None:
     link(ax, first.side("top"), second.side("bottom"))
     plus, tanh = op(ax, column, 3.3, "+"), op(ax, column, 4.05, "tanh")
     link(ax, second.side("top"), plus.side("bottom"))
-    x_term = node(ax, x0 + 2.75, 3.3, r"$\mathbf{W}_{in}\mathbf{x}_t\!+\!\mathbf{b}_{in}$", "cell",
-                  width=1.05, height=0.45, fontsize=SMALL - 1)
+    x_term = node(
+        ax,
+        x0 + 2.75,
+        3.3,
+        r"$\mathbf{W}_{in}\mathbf{x}_t\!+\!\mathbf{b}_{in}$",
+        "cell",
+        width=1.05,
+        height=0.45,
+        fontsize=SMALL - 1,
+    )
     link(ax, x_term.side("left"), plus.side("right"))
     n = node(ax, column, 4.75, r"$\mathbf{n}_t$", "gate", width=0.5, height=0.45)
     link(ax, plus.side("top"), tanh.side("bottom"))
@@ -281,8 +365,14 @@ def deep_grid(num_layers: int = 3, num_steps: int = 3) -> Figure:
     last = left + spacing * (num_steps - 1)
     region(ax, 0.95, top - 0.42, last + 0.6, top + 0.42, color=KINDS["output"][0])
     region(ax, last - 0.6, y0 - 0.45, last + 0.6, top + 0.42, color=KINDS["highlight"][0])
-    note(ax, (left + last) / 2 - 0.5, top + 0.7, "output: the top row", fontsize=SMALL,
-         color=KINDS["output"][1])
+    note(
+        ax,
+        (left + last) / 2 - 0.5,
+        top + 0.7,
+        "output: the top row",
+        fontsize=SMALL,
+        color=KINDS["output"][1],
+    )
     note(ax, last + 0.1, top + 0.7, "h_n: the right column", fontsize=SMALL, color=KINDS["highlight"][1])
     for step in range(num_steps):
         x = left + spacing * step
@@ -320,14 +410,20 @@ def inplace_mistake() -> Figure:
     saved = node(ax, 1.1, y_box, "h_t[0]\nversion 67", "state", width=1.6, height=0.9, fontsize=SMALL)
     written = node(ax, 3.5, y_box, "h_t[0]\nversion 68", "error", width=1.6, height=0.9, fontsize=SMALL)
     note(ax, written.x, y_box + 0.7, "overwritten in place", fontsize=SMALL, color=KINDS["error"][1])
-    check = node(ax, 5.9, y_box, "saved: 67\nnow: 68", "error", width=1.5, height=0.9, fontsize=SMALL,
-                 dashed=True)
+    check = node(
+        ax, 5.9, y_box, "saved: 67\nnow: 68", "error", width=1.5, height=0.9, fontsize=SMALL, dashed=True
+    )
     link(ax, saved.side("right"), written.side("left"))
     note(ax, 3.5, y_note, "h_t[0] = tanh(...)\nwrites the same row", fontsize=SMALL)
     link(ax, written.side("right"), check.side("left"))
     note(ax, 1.1, y_note, "saved for backward:\nh_t[0] @ W_hh.T", fontsize=SMALL)
-    note(ax, 5.9, y_note, "RuntimeError: modified\nby an inplace operation", fontsize=SMALL,
-         color=KINDS["error"][1])
-    note(ax, 3.5, 0.2, "fix: keep the states in a list, stack at the end", fontsize=SMALL,
-         color="#555555")
+    note(
+        ax,
+        5.9,
+        y_note,
+        "RuntimeError: modified\nby an inplace operation",
+        fontsize=SMALL,
+        color=KINDS["error"][1],
+    )
+    note(ax, 3.5, 0.2, "fix: keep the states in a list, stack at the end", fontsize=SMALL, color="#555555")
     return fig

@@ -14,9 +14,9 @@ from rnnbook.diagrams import FONT_SIZE, canvas, link, node, note, op, region
 
 __all__ = ["bidirectional_layer", "bidirectional_stacks", "state_slices"]
 
-FORWARD_ROW = "#eef5fb"   # shading behind forward chains
+FORWARD_ROW = "#eef5fb"  # shading behind forward chains
 BACKWARD_ROW = "#fbf1e6"  # shading behind backward chains
-OUTPUT_ROW = "#e3f4ec"    # shading behind what ``output`` holds
+OUTPUT_ROW = "#e3f4ec"  # shading behind what ``output`` holds
 
 
 def _h(direction: int, layer: int | None = None, step: str | None = "t") -> str:
@@ -58,9 +58,14 @@ def bidirectional_layer(num_steps: int = 4) -> tuple[Figure, Axes]:
     for i in range(num_steps - 1):
         link(ax, forward[i].side("right"), forward[i + 1].side("left"), color="#0072b2", width=1.8)
         link(ax, backward[i + 1].side("left"), backward[i].side("right"), color="#d55e00", width=1.8)
-    note(ax, width / 2, y_out + 0.6,
-         r"$\mathbf{o}_t = [\overrightarrow{\mathbf{h}}_t;\ \overleftarrow{\mathbf{h}}_t]$: "
-         "the two states stacked", fontsize=FONT_SIZE - 1)
+    note(
+        ax,
+        width / 2,
+        y_out + 0.6,
+        r"$\mathbf{o}_t = [\overrightarrow{\mathbf{h}}_t;\ \overleftarrow{\mathbf{h}}_t]$: "
+        "the two states stacked",
+        fontsize=FONT_SIZE - 1,
+    )
     return fig, ax
 
 
@@ -139,15 +144,25 @@ def state_slices(report) -> tuple[Figure, Axes]:
     fig, ax = canvas(width, top + 1.25)
     # output: the top layer at every step, both directions
     region(ax, 0.0, top - row_step + 0.08, width, top - 0.05, color=OUTPUT_ROW)
-    note(ax, width / 2, top + 0.25,
-         f"output {output.shape}: layer {num_layers} at every step"
-         + (", forward then backward" if num_directions == 2 else ""),
-         fontsize=FONT_SIZE - 2, color="#007a5a")
+    note(
+        ax,
+        width / 2,
+        top + 0.25,
+        f"output {output.shape}: layer {num_layers} at every step"
+        + (", forward then backward" if num_directions == 2 else ""),
+        fontsize=FONT_SIZE - 2,
+        color="#007a5a",
+    )
     final = "h_n, c_n" if has_cell else "h_n"
-    note(ax, width / 2, top + 0.65,
-         f"{final} {h_n.shape}: the last step of every layer"
-         + (" and direction" if num_directions == 2 else ""), fontsize=FONT_SIZE - 2,
-         color="#8a6500")
+    note(
+        ax,
+        width / 2,
+        top + 0.65,
+        f"{final} {h_n.shape}: the last step of every layer"
+        + (" and direction" if num_directions == 2 else ""),
+        fontsize=FONT_SIZE - 2,
+        color="#8a6500",
+    )
     for layer in range(num_layers):
         for direction in range(num_directions):
             y = y_base + row_step * layer + 0.62 * direction + 0.2
@@ -158,8 +173,18 @@ def state_slices(report) -> tuple[Figure, Axes]:
             for step in range(num_steps):
                 x = col_left + col_step * step
                 if step == last:
-                    cells.append(node(ax, x, y, f"h_n[{index}]", "highlight", width=0.8, height=0.42,
-                                      fontsize=FONT_SIZE - 3))
+                    cells.append(
+                        node(
+                            ax,
+                            x,
+                            y,
+                            f"h_n[{index}]",
+                            "highlight",
+                            width=0.8,
+                            height=0.42,
+                            fontsize=FONT_SIZE - 3,
+                        )
+                    )
                 else:
                     cells.append(node(ax, x, y, "", "state", width=0.5, height=0.42))
             color = "#0072b2" if direction == 0 else "#d55e00"

@@ -79,8 +79,7 @@ def _expand(arguments: list[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            paths += sorted(p for p in path.iterdir()
-                            if p.is_file() and not p.name.startswith("."))
+            paths += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         elif path.exists():
             paths.append(path)
         else:
@@ -89,35 +88,50 @@ def _expand(arguments: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnnbook.grade",
-                                     description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m rnnbook.grade",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("set", help=f"exercise set: {', '.join(EXERCISE_SETS)} (or a notebook name)")
     parser.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
     parser.add_argument("-o", "--output", default="grades.csv", help="CSV file to write (default grades.csv)")
-    parser.add_argument("--tests", type=Path, action="append", default=[],
-                        help="a folder of private tests (Python files defining cases()); repeatable")
+    parser.add_argument(
+        "--tests",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of private tests (Python files defining cases()); repeatable",
+    )
     parser.add_argument("--feedback", type=Path, help="write one feedback text file per submission here")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2, help="sandboxes at a time")
     parser.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per submission")
-    parser.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout,
-                        help="seconds per code cell and per test request")
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=Limits.cell_timeout,
+        help="seconds per code cell and per test request",
+    )
     parser.add_argument("--memory", type=int, default=Limits.memory_mb, help="MB of address space")
     parser.add_argument("--seed", type=int, help="seed of the hidden tests' inputs (default: random)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
-    parser.add_argument("--no-isolation", action="store_true",
-                        help="grade even where bubblewrap cannot isolate submissions (unsafe)")
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="grade even where bubblewrap cannot isolate submissions (unsafe)",
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
     why_not = isolation.available()  # probed once, before any worker starts
     if why_not and not args.no_isolation:
-        raise SystemExit(f"error: cannot isolate submissions here: {why_not}.\nNothing was graded. "
-                         "Install bubblewrap, or pass --no-isolation to run learner code unconfined "
-                         "(only for code you trust).")
+        raise SystemExit(
+            f"error: cannot isolate submissions here: {why_not}.\nNothing was graded. "
+            "Install bubblewrap, or pass --no-isolation to run learner code unconfined "
+            "(only for code you trust)."
+        )
     if why_not:
-        print(f"warning: --no-isolation: {why_not}; learner code runs as you, unconfined",
-              file=sys.stderr)
+        print(f"warning: --no-isolation: {why_not}; learner code runs as you, unconfined", file=sys.stderr)
     exercise_set = load_exercise_set(args.set)
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     extra: list[Case] = []

@@ -98,8 +98,9 @@ def _requests(cases: list[Case]) -> tuple[list[Request], list[int]]:
     return requests, which
 
 
-def grade_submission(path: Path, exercise_set: ExerciseSet, cases: list[Case], limits: Limits,
-                     name: str | None = None) -> Result:
+def grade_submission(
+    path: Path, exercise_set: ExerciseSet, cases: list[Case], limits: Limits, name: str | None = None
+) -> Result:
     """Grade one submission file (never modified: only its bytes are read)."""
     start = time.perf_counter()
     name = name or str(path)
@@ -107,8 +108,7 @@ def grade_submission(path: Path, exercise_set: ExerciseSet, cases: list[Case], l
     zero = {q: 0.0 for q in max_points}
     cells = read_code_cells(path)
     if isinstance(cells, str):
-        return Result(name, "not a notebook", zero, max_points, [cells],
-                      seconds=time.perf_counter() - start)
+        return Result(name, "not a notebook", zero, max_points, [cells], seconds=time.perf_counter() - start)
     requests, which = _requests(cases)
     run = run_sandbox(cells, requests, limits)
     answers, records, status, note = run.answers, run.records, run.status, run.note
@@ -126,12 +126,25 @@ def grade_submission(path: Path, exercise_set: ExerciseSet, cases: list[Case], l
     notes += [f"code cell {r['cell'] + 1}: {r['error']}" for r in problems[:5]]
     if len(problems) > 5:
         notes.append(f"... and {len(problems) - 5} more cells with errors")
-    return Result(clean(name), status, points, max_points, [clean(n) for n in notes], verdicts,
-                  time.perf_counter() - start)
+    return Result(
+        clean(name),
+        status,
+        points,
+        max_points,
+        [clean(n) for n in notes],
+        verdicts,
+        time.perf_counter() - start,
+    )
 
 
-def grade_many(paths: list[Path], exercise_set: ExerciseSet, cases: list[Case], limits: Limits,
-               jobs: int = 2, on_result=None) -> list[Result]:
+def grade_many(
+    paths: list[Path],
+    exercise_set: ExerciseSet,
+    cases: list[Case],
+    limits: Limits,
+    jobs: int = 2,
+    on_result=None,
+) -> list[Result]:
     """Grade several submissions, ``jobs`` sandboxes at a time; return the results in the given
     order. ``on_result(result)`` is called as each one finishes (the CSV is written that way)."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -158,9 +171,8 @@ def load_private_cases(folder: Path, exercise_set: ExerciseSet, generator: torch
         extra = list(make(exercise_set.id, generator))
         for case in extra:
             if not isinstance(case, Case):
-                raise SystemExit(f"{path}: cases() must return rnnbook.grading.Case objects, "
-                                 f"got {type(case).__name__}")
+                raise SystemExit(
+                    f"{path}: cases() must return rnnbook.grading.Case objects, got {type(case).__name__}"
+                )
         found += extra
     return found
-
-

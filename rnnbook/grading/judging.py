@@ -18,10 +18,30 @@ from torch import Tensor
 
 from rnnbook.grading.model import Case, Failure, Question, Request, Unsupported, Verdict
 
-__all__ = ["judge_case", "describe_answer", "tensors_in", "compare_answer", "compare_tensor", "compare_value",
-           "relative_close", "compare_parts", "compare_tensors", "compare_output_states", "PUBLIC_SEED",
-           "public_generator", "random_tensor", "random_layer", "seeded_module", "loaded_module",
-           "Mistake", "diagnose", "judged_case", "call_case", "choice_case", "question"]
+__all__ = [
+    "judge_case",
+    "describe_answer",
+    "tensors_in",
+    "compare_answer",
+    "compare_tensor",
+    "compare_value",
+    "relative_close",
+    "compare_parts",
+    "compare_tensors",
+    "compare_output_states",
+    "PUBLIC_SEED",
+    "public_generator",
+    "random_tensor",
+    "random_layer",
+    "seeded_module",
+    "loaded_module",
+    "Mistake",
+    "diagnose",
+    "judged_case",
+    "call_case",
+    "choice_case",
+    "question",
+]
 
 
 def tensors_in(value) -> list:
@@ -42,8 +62,9 @@ def judge_case(case: Case, result) -> Verdict:
         hints = [hint for fragment, hint in case.symptoms if fragment in result.message]
         return Verdict(False, result.message + "".join(f" Hint: {hint}" for hint in hints[:1]))
     if result is None or result is Ellipsis:
-        return Verdict(False, f"not answered yet: `{case.request.name}` gave "
-                              f"{'None' if result is None else '...'}")
+        return Verdict(
+            False, f"not answered yet: `{case.request.name}` gave {'None' if result is None else '...'}"
+        )
     if isinstance(result, Unsupported):
         return Verdict(False, f"got {result.type_name} {result.text}, which the grader cannot read")
     try:
@@ -56,8 +77,12 @@ def describe_answer(value) -> str:
     """A short description of a plain answer, for messages: 'a tensor of shape (2, 4)'."""
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)} ({str(value.dtype).replace('torch.', '')})"
-    if isinstance(value, tuple) and not tensors_in(value) and len(repr(value)) <= 200 and \
-            not any(isinstance(v, (Failure, Unsupported)) for v in value):
+    if (
+        isinstance(value, tuple)
+        and not tensors_in(value)
+        and len(repr(value)) <= 200
+        and not any(isinstance(v, (Failure, Unsupported)) for v in value)
+    ):
         return repr(value)
     if isinstance(value, tuple):
         return f"a tuple of {len(value)} item{'s' if len(value) != 1 else ''}"
@@ -68,12 +93,14 @@ def describe_answer(value) -> str:
     return f"{type(value).__name__} {value!r}"[:200]
 
 
-def compare_tensor(expected: Tensor, got, what: str = "result", rtol: float = 1e-6,
-                   atol: float = 1e-8) -> Verdict:
+def compare_tensor(
+    expected: Tensor, got, what: str = "result", rtol: float = 1e-6, atol: float = 1e-8
+) -> Verdict:
     """Compare a tensor answer with the reference; say the shapes or the max error."""
     if not isinstance(got, Tensor):
-        return Verdict(False, f"{what}: expected a tensor of shape {tuple(expected.shape)}, "
-                              f"got {describe_answer(got)}")
+        return Verdict(
+            False, f"{what}: expected a tensor of shape {tuple(expected.shape)}, got {describe_answer(got)}"
+        )
     if tuple(got.shape) != tuple(expected.shape):
         return Verdict(False, f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
     if got.is_floating_point() is False and expected.is_floating_point():
@@ -85,8 +112,11 @@ def compare_tensor(expected: Tensor, got, what: str = "result", rtol: float = 1e
     bound = atol + rtol * float(expected64.abs().max()) if expected64.numel() else atol
     if error <= bound:
         return Verdict(True, f"{what}: shape {tuple(expected.shape)}, max |error| below {bound:.0e}")
-    return Verdict(False, f"{what}: shape {tuple(expected.shape)} is right, but max |error| is "
-                          f"{error:.1e} (should be below {bound:.0e})")
+    return Verdict(
+        False,
+        f"{what}: shape {tuple(expected.shape)} is right, but max |error| is "
+        f"{error:.1e} (should be below {bound:.0e})",
+    )
 
 
 def compare_value(expected, got, what: str = "answer") -> Verdict:
@@ -107,8 +137,10 @@ def relative_close(expected: float, got, what: str, rtol: float = 1e-6) -> Verdi
     error = abs(got - expected) / max(abs(expected), 1e-12)
     if error <= rtol:
         return Verdict(True, f"{what}: relative error below {rtol:.0e}")
-    return Verdict(False, f"{what}: got {got:.4g}, relative error {error:.1e} from the reference "
-                          f"(should be below {rtol:.0e})")
+    return Verdict(
+        False,
+        f"{what}: got {got:.4g}, relative error {error:.1e} from the reference (should be below {rtol:.0e})",
+    )
 
 
 def compare_answer(expected, got, what: str | tuple[str, ...] = "result", **options) -> Verdict:
@@ -125,9 +157,17 @@ def compare_answer(expected, got, what: str | tuple[str, ...] = "result", **opti
     return compare_value(expected, got, what)
 
 
-def compare_parts(expected: tuple, got, names: tuple[str, ...], *,
-                  each: Callable[..., Verdict] = compare_value, form: str | None = None,
-                  all_right: str | None = None, items: tuple[int, ...] | None = None, **options) -> Verdict:
+def compare_parts(
+    expected: tuple,
+    got,
+    names: tuple[str, ...],
+    *,
+    each: Callable[..., Verdict] = compare_value,
+    form: str | None = None,
+    all_right: str | None = None,
+    items: tuple[int, ...] | None = None,
+    **options,
+) -> Verdict:
     """Compare a tuple answer item by item with ``each`` (default :func:`compare_value`; its
     ``options``, e.g. tolerances, are passed on), each item named by ``names``; with ``items``,
     only the items at those positions. The message reports every item compared, or with
@@ -150,8 +190,9 @@ def compare_tensors(expected: tuple[Tensor, ...], got, names: tuple[str, ...], *
     return compare_parts(expected, got, names, each=compare_tensor, **tolerances)
 
 
-def compare_output_states(expected: tuple, got, names: tuple[str, ...], *, form: str,
-                          **tolerances) -> Verdict:
+def compare_output_states(
+    expected: tuple, got, names: tuple[str, ...], *, form: str, **tolerances
+) -> Verdict:
     """Compare ``(output, (state, ...))`` (a tensor and a tuple of states) part by part; ``names``
     name the output and each state, ``form`` says what was expected: "(outputs, (H, H1))"."""
     output, states = expected
@@ -180,21 +221,25 @@ def random_tensor(generator: torch.Generator, *shape: int, scale: float = 1.0) -
 _WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def random_layer(generator: torch.Generator, gates: int, d: int, h: int, *,
-                 scale: float = 1.0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def random_layer(
+    generator: torch.Generator, gates: int, d: int, h: int, *, scale: float = 1.0
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Random ``(weight_ih, weight_hh, bias_ih, bias_hh)`` of a layer with ``gates`` gates (1 for a
     tanh RNN, 3 for a GRU, 4 for an LSTM), input size ``d`` and hidden size ``h``."""
-    return (random_tensor(generator, gates * h, d, scale=scale),
-            random_tensor(generator, gates * h, h, scale=scale),
-            random_tensor(generator, gates * h, scale=scale),
-            random_tensor(generator, gates * h, scale=scale))
+    return (
+        random_tensor(generator, gates * h, d, scale=scale),
+        random_tensor(generator, gates * h, h, scale=scale),
+        random_tensor(generator, gates * h, scale=scale),
+        random_tensor(generator, gates * h, scale=scale),
+    )
 
 
 def _layer_state(layers, suffix: str = "") -> dict[str, Tensor]:
     """The state dict of a recurrent module's ``layers``, one ``(weight_ih, weight_hh, bias_ih,
     bias_hh)`` per layer; ``suffix="_reverse"`` names the backward direction's."""
-    return {f"{name}_l{k}{suffix}": w
-            for k, layer in enumerate(layers) for name, w in zip(_WEIGHT_NAMES, layer)}
+    return {
+        f"{name}_l{k}{suffix}": w for k, layer in enumerate(layers) for name, w in zip(_WEIGHT_NAMES, layer)
+    }
 
 
 def seeded_module(generator: torch.Generator, cls, *args, **kwargs):
@@ -220,6 +265,7 @@ def loaded_module(cls, layers, *args, reverse=(), **kwargs):
 
 # --- classic mistakes ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Mistake:
     """A mistake learners make, known by what it computes: ``result()`` is the wrong answer it gives
@@ -230,8 +276,9 @@ class Mistake:
     result: Callable[[], object]
 
 
-def diagnose(got, mistakes: Sequence[Mistake], compare: Callable[..., Verdict], what,
-             **options) -> str | None:
+def diagnose(
+    got, mistakes: Sequence[Mistake], compare: Callable[..., Verdict], what, **options
+) -> str | None:
     """The hint of the first of ``mistakes`` whose result ``got`` equals, or None."""
     for mistake in mistakes:
         try:
@@ -245,15 +292,27 @@ def diagnose(got, mistakes: Sequence[Mistake], compare: Callable[..., Verdict], 
 
 # --- case builders -------------------------------------------------------------------------------
 
-def judged_case(question: str, label: str, request: Request, reference: Callable[[], object], *,
-                compare: Callable[..., Verdict] = compare_answer, what: str | tuple[str, ...] = "result",
-                hidden: bool = True, points: float = 1.0, mistakes: Sequence[Mistake] = (),
-                symptoms: tuple[tuple[str, str], ...] = (), **options) -> Case:
+
+def judged_case(
+    question: str,
+    label: str,
+    request: Request,
+    reference: Callable[[], object],
+    *,
+    compare: Callable[..., Verdict] = compare_answer,
+    what: str | tuple[str, ...] = "result",
+    hidden: bool = True,
+    points: float = 1.0,
+    mistakes: Sequence[Mistake] = (),
+    symptoms: tuple[tuple[str, str], ...] = (),
+    **options,
+) -> Case:
     """A case that asks ``request`` and judges the answer with ``compare(reference(), answer,
     what, **options)`` (by default :func:`compare_answer`: ``what`` names the result in the
     messages, or its items when it is a tuple). ``reference`` is called only when an answer is
     judged, never in the sandbox. A wrong answer that matches one of ``mistakes`` gets its hint;
     one that fails with an error containing a fragment of ``symptoms`` gets that hint."""
+
     def judge(got):
         verdict = compare(reference(), got, what, **options)
         if verdict.passed or not mistakes:
@@ -264,16 +323,27 @@ def judged_case(question: str, label: str, request: Request, reference: Callable
     return Case(question, label, request, judge, points, hidden, tuple(symptoms))
 
 
-def call_case(question: str, name: str, label: str, args: tuple, reference: Callable[[], object],
-              **options) -> Case:
+def call_case(
+    question: str, name: str, label: str, args: tuple, reference: Callable[[], object], **options
+) -> Case:
     """A case that calls the learner's ``name(*args)`` and compares the result with ``reference()``
     (the options are those of :func:`judged_case`)."""
     return judged_case(question, label, Request("call", name, tuple(args)), reference, **options)
 
 
-def choice_case(question: str, name: str, label: str, options: tuple[str, ...], answer: Callable[[], object],
-                *, what: str, hidden: bool, index: int | None = None, size: int = 0,
-                points: float = 1.0) -> Case:
+def choice_case(
+    question: str,
+    name: str,
+    label: str,
+    options: tuple[str, ...],
+    answer: Callable[[], object],
+    *,
+    what: str,
+    hidden: bool,
+    index: int | None = None,
+    size: int = 0,
+    points: float = 1.0,
+) -> Case:
     """A case for a multiple-choice answer: the learner's ``name`` holds one of ``options``, the
     right one being ``answer()``; or, with ``index``, a tuple of ``size`` such strings of which this
     case judges item ``index`` (``answer()`` is then the right tuple).
@@ -281,6 +351,7 @@ def choice_case(question: str, name: str, label: str, options: tuple[str, ...], 
     The public form (``hidden=False``, worth 0 points, labelled "(form only)") checks only that
     the answer is one of the options; the hidden one compares it with the right answer (described
     as ``what`` in the message). ``answer`` is called only then, never in the sandbox."""
+
     def judge(got):
         if index is not None:
             if not isinstance(got, tuple) or len(got) != size:
@@ -298,21 +369,40 @@ def choice_case(question: str, name: str, label: str, options: tuple[str, ...], 
     return Case(question, label, Request("value", name), judge, points if hidden else 0.0, hidden)
 
 
-def question(number: int, names: tuple[str, ...], *, public: Callable[[torch.Generator], list[Case]],
-             hidden: Callable[[torch.Generator], list[Case]], unavailable: tuple[str, ...] = ()) -> Question:
+def question(
+    number: int,
+    names: tuple[str, ...],
+    *,
+    public: Callable[[torch.Generator], list[Case]],
+    hidden: Callable[[torch.Generator], list[Case]],
+    unavailable: tuple[str, ...] = (),
+) -> Question:
     """Question ``number`` ("q1", titled "Question 1 (names)"): the learner defines ``names``;
     ``public(generator)`` makes its public cases with inputs drawn from :func:`public_generator`,
     ``hidden(generator)`` its hidden cases with inputs drawn from the grader's generator."""
-    return Question(f"q{number}", f"Question {number} ({', '.join(names)})", tuple(names),
-                    lambda: public(public_generator()), hidden, unavailable)
+    return Question(
+        f"q{number}",
+        f"Question {number} ({', '.join(names)})",
+        tuple(names),
+        lambda: public(public_generator()),
+        hidden,
+        unavailable,
+    )
 
 
-def question_from_builder(number: int, names: tuple[str, ...], builder: Callable[..., Case], *,
-                          public: list[tuple], hidden: list[tuple],
-                          unavailable: tuple[str, ...] = ()) -> Question:
+def question_from_builder(
+    number: int,
+    names: tuple[str, ...],
+    builder: Callable[..., Case],
+    *,
+    public: list[tuple],
+    hidden: list[tuple],
+    unavailable: tuple[str, ...] = (),
+) -> Question:
     """A :func:`question` whose cases all come from one case builder,
     ``builder(label, generator, *sizes, hidden=..., **options)``. ``public`` and ``hidden`` list
     the cases as ``(label, *sizes)``, or ``(label, *sizes, options)`` with a dict of options."""
+
     def build(specs: list[tuple], generator: torch.Generator, is_hidden: bool) -> list[Case]:
         cases = []
         for label, *sizes in specs:
@@ -320,5 +410,10 @@ def question_from_builder(number: int, names: tuple[str, ...], builder: Callable
             cases.append(builder(label, generator, *sizes, hidden=is_hidden, **options))
         return cases
 
-    return question(number, names, public=lambda g: build(public, g, False),
-                    hidden=lambda g: build(hidden, g, True), unavailable=unavailable)
+    return question(
+        number,
+        names,
+        public=lambda g: build(public, g, False),
+        hidden=lambda g: build(hidden, g, True),
+        unavailable=unavailable,
+    )

@@ -38,8 +38,10 @@ def run_public_checks(exercise_set: ExerciseSet, question_id: str, answers: dict
     question = exercise_set.question(question_id)
     missing = [name for name in question.names if name not in answers]
     if missing:
-        print(f"{question.title}: pass {', '.join(missing)} to check(), e.g. "
-              f"check({question_id!r}, {', '.join(f'{n}={n}' for n in question.names)})")
+        print(
+            f"{question.title}: pass {', '.join(missing)} to check(), e.g. "
+            f"check({question_id!r}, {', '.join(f'{n}={n}' for n in question.names)})"
+        )
         return
     cases = question.with_rules(question.public_cases())
     verdicts = []
@@ -53,8 +55,7 @@ def run_public_checks(exercise_set: ExerciseSet, question_id: str, answers: dict
         return
     failed = [(case, verdict) for case, _, verdict in verdicts if not verdict.passed]
     if not failed:
-        _say(f"{head} all {len(cases)} public checks passed. More tests run when your notebook "
-             "is graded.")
+        _say(f"{head} all {len(cases)} public checks passed. More tests run when your notebook is graded.")
         for case, _, verdict in verdicts:
             _say(f"- {case.label}: {verdict.message}", "  ")
         return
@@ -65,8 +66,16 @@ def run_public_checks(exercise_set: ExerciseSet, question_id: str, answers: dict
 
 def _say(text: str, indent: str = "") -> None:
     """Print wrapped to 88 columns, so that messages read well on a phone and in the book."""
-    print(textwrap.fill(text, 88, initial_indent=indent, subsequent_indent=indent + "  ",
-                        break_on_hyphens=False, break_long_words=False))
+    print(
+        textwrap.fill(
+            text,
+            88,
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    )
 
 
 def _unanswered(result) -> bool:
@@ -109,8 +118,13 @@ def _clone(value):
 
 
 def _learner_error(name: str, error: BaseException) -> Failure:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<cell")
-              or "ipython-input" in f.filename or f.filename.startswith("/tmp/ipykernel")]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if f.filename.startswith("<cell")
+        or "ipython-input" in f.filename
+        or f.filename.startswith("/tmp/ipykernel")
+    ]
     where = f" (line {frames[-1].lineno} of your code: {frames[-1].line})" if frames else ""
     text = str(error).strip().splitlines()
     first = text[0][:300] if text else ""
@@ -118,8 +132,9 @@ def _learner_error(name: str, error: BaseException) -> Failure:
 
 
 def _raising_code(name: str) -> types.CodeType:
-    message = (f"{name} is not available while your answer is checked: the question asks you to "
-               "write it yourself")
+    message = (
+        f"{name} is not available while your answer is checked: the question asks you to write it yourself"
+    )
     scope: dict = {}
     exec(f"def withheld(*args, **kwargs):\n    raise NotImplementedError({message!r})\n", scope)
     return scope["withheld"].__code__
@@ -163,8 +178,9 @@ def answer_request(namespace: dict, request: Request):
 
 def _answer(namespace: dict, request: Request):
     if request.name not in namespace:
-        return Failure(f"`{request.name}` is not defined: run the cell that defines it "
-                       "(was it deleted or renamed?)")
+        return Failure(
+            f"`{request.name}` is not defined: run the cell that defines it (was it deleted or renamed?)"
+        )
     obj = namespace[request.name]
     try:
         if request.kind == "value":
@@ -182,8 +198,10 @@ def _answer(namespace: dict, request: Request):
             module.load_state_dict({k: v.clone() for k, v in request.state}, strict=True)
         except Exception as error:  # noqa: BLE001 - any failure here is the learner's
             first = str(error).strip().splitlines()[0][:300]
-            return Failure(f"{request.name}(...).load_state_dict failed: {first} "
-                           f"(keep the parameter names {[k for k, _ in request.state]})")
+            return Failure(
+                f"{request.name}(...).load_state_dict failed: {first} "
+                f"(keep the parameter names {[k for k, _ in request.state]})"
+            )
         return to_plain(module(*_clone(request.args)))
     except Exception as error:  # noqa: BLE001 - any learner exception becomes a message
         return _learner_error(request.name, error)
@@ -202,8 +220,10 @@ def _gradients(function, request: Request):
     total = 0
     for position, (output, weight) in enumerate(zip(outputs, request.cotangents)):
         if tuple(output.shape) != tuple(weight.shape):
-            return Failure(f"{request.name}: output {position} has shape {tuple(output.shape)}, "
-                           f"expected {tuple(weight.shape)}")
+            return Failure(
+                f"{request.name}: output {position} has shape {tuple(output.shape)}, "
+                f"expected {tuple(weight.shape)}"
+            )
         total = total + (output * weight).sum()
     if not isinstance(total, Tensor) or not total.requires_grad:
         return Failure(f"{request.name}: the outputs do not depend on the inputs through autograd")

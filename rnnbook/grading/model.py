@@ -22,8 +22,21 @@ from typing import Any
 
 import torch
 
-__all__ = ["Request", "Verdict", "Case", "Question", "ExerciseSet", "Failure", "Unsupported", "Limits",
-           "STATUSES", "MAX_ITEMS", "MAX_DEPTH", "MAX_STRING", "MAX_ELEMENTS"]
+__all__ = [
+    "Request",
+    "Verdict",
+    "Case",
+    "Question",
+    "ExerciseSet",
+    "Failure",
+    "Unsupported",
+    "Limits",
+    "STATUSES",
+    "MAX_ITEMS",
+    "MAX_DEPTH",
+    "MAX_STRING",
+    "MAX_ELEMENTS",
+]
 
 # Limits on what an answer may contain (the sandbox applies them; so does the grader's reader).
 MAX_ITEMS = 64
@@ -39,12 +52,12 @@ STATUSES = ("ok", "timeout", "out of memory", "crashed", "not a notebook")
 class Limits:
     """Limits for one submission, and whether it is isolated at all."""
 
-    timeout: float = 60.0        # wall clock for the whole submission, seconds
-    cell_timeout: float = 10.0   # per code cell and per request, seconds
-    memory_mb: int = 2048        # memory of the whole submission (cgroup), and address space per process
-    file_mb: int = 64            # largest file the sandbox may write
-    processes: int = 256         # processes and threads of the whole submission (with a cgroup)
-    isolate: bool = True         # False only with --no-isolation: learner code runs unconfined
+    timeout: float = 60.0  # wall clock for the whole submission, seconds
+    cell_timeout: float = 10.0  # per code cell and per request, seconds
+    memory_mb: int = 2048  # memory of the whole submission (cgroup), and address space per process
+    file_mb: int = 64  # largest file the sandbox may write
+    processes: int = 256  # processes and threads of the whole submission (with a cgroup)
+    isolate: bool = True  # False only with --no-isolation: learner code runs unconfined
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,10 @@ class Question:
         """``cases`` whose requests withhold this question's ``unavailable`` functions."""
         if not self.unavailable:
             return cases
-        return [dataclasses.replace(c, request=dataclasses.replace(c.request, unavailable=self.unavailable))
-                for c in cases]
+        return [
+            dataclasses.replace(c, request=dataclasses.replace(c.request, unavailable=self.unavailable))
+            for c in cases
+        ]
 
 
 @dataclass
@@ -161,8 +176,10 @@ class ExerciseSet:
         known = {q.id for q in self.questions}
         for case in extra:
             if case.question not in known:
-                raise ValueError(f"extra case {case.label!r} names question {case.question!r}, "
-                                 f"which is not in exercise set {self.id} ({sorted(known)})")
+                raise ValueError(
+                    f"extra case {case.label!r} names question {case.question!r}, "
+                    f"which is not in exercise set {self.id} ({sorted(known)})"
+                )
             cases.append(_as_hidden(case))
         return cases
 

@@ -39,9 +39,17 @@ class CsvWriter:
         return self
 
     def write(self, r: Result) -> None:
-        self.writer.writerow([clean(r.submission), r.status, *(_fmt(r.points[q]) for q in self.ids),
-                              _fmt(r.total), _fmt(r.max_total), f"{r.seconds:.1f}",
-                              " | ".join(clean(n) for n in r.notes)])
+        self.writer.writerow(
+            [
+                clean(r.submission),
+                r.status,
+                *(_fmt(r.points[q]) for q in self.ids),
+                _fmt(r.total),
+                _fmt(r.max_total),
+                f"{r.seconds:.1f}",
+                " | ".join(clean(n) for n in r.notes),
+            ]
+        )
         self.handle.flush()
 
     def __exit__(self, *exc) -> None:
@@ -63,8 +71,13 @@ def write_feedback(results: list[Result], exercise_set: ExerciseSet, folder: Pat
         while stem in used:
             stem += "_"
         used.add(stem)
-        lines = [f"Exercise set {exercise_set.id}: {exercise_set.title}", f"Submission: {r.submission}",
-                 f"Status: {r.status}", f"Total: {_fmt(r.total)} / {_fmt(r.max_total)}", ""]
+        lines = [
+            f"Exercise set {exercise_set.id}: {exercise_set.title}",
+            f"Submission: {r.submission}",
+            f"Status: {r.status}",
+            f"Total: {_fmt(r.total)} / {_fmt(r.max_total)}",
+            "",
+        ]
         lines += [f"Note: {n}" for n in r.notes]
         for q in exercise_set.questions:
             lines.append(f"\n{titles[q.id]}: {_fmt(r.points[q.id])} / {_fmt(r.max_points[q.id])}")
@@ -81,20 +94,33 @@ def summary(results: list[Result], exercise_set: ExerciseSet, seconds: float, jo
     width = min(40, max([len("submission")] + [len(r.submission) for r in results]))
     head = f"{'submission':<{width}}  {'status':<14}" + "".join(f"{q:>7}" for q in ids) + f"{'total':>9}"
     count = f"{len(results)} submission{'s' if len(results) != 1 else ''}"
-    lines = [f"Exercise set {exercise_set.id} ({exercise_set.title}): {count} graded in {seconds:.1f} s with "
-             f"{jobs} worker{'s' if jobs != 1 else ''} (hidden-test seed {seed})", head, "-" * len(head)]
+    lines = [
+        f"Exercise set {exercise_set.id} ({exercise_set.title}): {count} graded in {seconds:.1f} s with "
+        f"{jobs} worker{'s' if jobs != 1 else ''} (hidden-test seed {seed})",
+        head,
+        "-" * len(head),
+    ]
     for r in results:
-        name = r.submission if len(r.submission) <= width else "..." + r.submission[-width + 3:]
-        lines.append(f"{name:<{width}}  {r.status:<14}" + "".join(f"{_fmt(r.points[q]):>7}" for q in ids)
-                     + f"{_fmt(r.total):>9}")
+        name = r.submission if len(r.submission) <= width else "..." + r.submission[-width + 3 :]
+        lines.append(
+            f"{name:<{width}}  {r.status:<14}"
+            + "".join(f"{_fmt(r.points[q]):>7}" for q in ids)
+            + f"{_fmt(r.total):>9}"
+        )
     if results:
         maxima = results[0].max_points
         lines.append("-" * len(head))
-        lines.append(f"{'maximum':<{width}}  {'':<14}" + "".join(f"{_fmt(maxima[q]):>7}" for q in ids)
-                     + f"{_fmt(sum(maxima.values())):>9}")
+        lines.append(
+            f"{'maximum':<{width}}  {'':<14}"
+            + "".join(f"{_fmt(maxima[q]):>7}" for q in ids)
+            + f"{_fmt(sum(maxima.values())):>9}"
+        )
         means = {q: sum(r.points[q] for r in results) / len(results) for q in ids}
-        lines.append(f"{'mean':<{width}}  {'':<14}" + "".join(f"{means[q]:>7.1f}" for q in ids)
-                     + f"{sum(r.total for r in results) / len(results):>9.1f}")
+        lines.append(
+            f"{'mean':<{width}}  {'':<14}"
+            + "".join(f"{means[q]:>7.1f}" for q in ids)
+            + f"{sum(r.total for r in results) / len(results):>9.1f}"
+        )
         counts = {s: sum(r.status == s for r in results) for s in STATUSES}
         lines.append("statuses: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n))
         slowest = max(results, key=lambda r: r.seconds)
@@ -103,5 +129,3 @@ def summary(results: list[Result], exercise_set: ExerciseSet, seconds: float, jo
             for n in r.notes:
                 lines.append(f"  {r.submission}: {n}")
     return "\n".join(lines)
-
-

@@ -47,7 +47,7 @@ class _BoundedText(io.TextIOBase):
     def write(self, text):
         text = str(text)
         if self.size < MAX_OUTPUT:
-            self.parts.append(text[:MAX_OUTPUT - self.size])
+            self.parts.append(text[: MAX_OUTPUT - self.size])
         self.size += len(text)
         return len(text)
 

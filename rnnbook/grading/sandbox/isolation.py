@@ -43,8 +43,16 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # comparisons and this package (no exercise set: those hold the tests and the references).
 SANDBOX_MODULES = ("model.py", "learner.py", "judging.py")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32")
-SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group",
-                "/etc/nsswitch.conf", "/etc/localtime", "/etc/alternatives")
+SYSTEM_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/etc/alternatives",
+)
 
 
 def _bwrap() -> str | None:
@@ -57,11 +65,17 @@ def available() -> str:
     bwrap = _bwrap()
     if bwrap is None:
         return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "--",
-                            "/bin/true"], capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        [bwrap, "--unshare-all", "--die-with-parent", *_system_binds(), "--", "/bin/true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode != 0:
-        return (f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[-300:]} "
-                "(user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)")
+        return (
+            f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[-300:]} "
+            "(user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)"
+        )
     return ""
 
 
@@ -69,8 +83,11 @@ def _system_binds() -> list[str]:
     argv = []
     for folder in SYSTEM_FOLDERS:
         if os.path.exists(folder):
-            argv += ["--ro-bind", folder, folder] if not os.path.islink(folder) else \
-                ["--symlink", os.readlink(folder), folder]
+            argv += (
+                ["--ro-bind", folder, folder]
+                if not os.path.islink(folder)
+                else ["--symlink", os.readlink(folder), folder]
+            )
     for path in SYSTEM_FILES:
         argv += ["--ro-bind-try", path, path]
     return argv
@@ -85,9 +102,11 @@ class Cgroup:
     @classmethod
     def create(cls, name: str, memory_bytes: int, processes: int, cpus: float) -> Cgroup | None:
         """Make the cgroup, or return None if this process may not (not root, no cgroup v1)."""
-        settings = {"memory": {"memory.limit_in_bytes": memory_bytes},
-                    "pids": {"pids.max": processes},
-                    "cpu": {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": int(100_000 * cpus)}}
+        settings = {
+            "memory": {"memory.limit_in_bytes": memory_bytes},
+            "pids": {"pids.max": processes},
+            "cpu": {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": int(100_000 * cpus)},
+        }
         made = []
         try:
             for controller, values in settings.items():
@@ -103,8 +122,10 @@ class Cgroup:
 
     def enter_command(self) -> list[str]:
         """A shell prefix that moves itself into the cgroup, then runs the rest of the command."""
-        script = 'for g in "$@"; do [ "$g" = -- ] && break; echo $$ > "$g/cgroup.procs"; done; ' \
-                 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
+        script = (
+            'for g in "$@"; do [ "$g" = -- ] && break; echo $$ > "$g/cgroup.procs"; done; '
+            'while [ "$1" != -- ]; do shift; done; shift; exec "$@"'
+        )
         return ["/bin/sh", "-c", script, "sh", *map(str, self.folders), "--"]
 
     def hit_memory_limit(self) -> bool:
@@ -140,7 +161,7 @@ class Cgroup:
 
 def cgroups_usable() -> bool:
     """Whether this process can make a per-submission cgroup (tried once)."""
-    probe = Cgroup.create(f"rnnbook-probe-{os.getpid()}", 2 ** 30, 64, 1.0)
+    probe = Cgroup.create(f"rnnbook-probe-{os.getpid()}", 2**30, 64, 1.0)
     if probe is None:
         return False
     probe.remove()
@@ -150,11 +171,15 @@ def cgroups_usable() -> bool:
 @functools.lru_cache(maxsize=1)
 def describe() -> str:
     """One line: how submissions are isolated and limited here."""
-    limits = ("a cgroup per submission (memory, processes, CPU)" if cgroups_usable()
-              else "per-process limits only (no writable cgroup here)")
+    limits = (
+        "a cgroup per submission (memory, processes, CPU)"
+        if cgroups_usable()
+        else "per-process limits only (no writable cgroup here)"
+    )
     who = "nobody, no capabilities" if os.geteuid() == 0 else "the same user, no capabilities"
-    return (f"bubblewrap: own user, mount, PID, network and IPC namespaces, private /tmp; runs as {who}; "
-            f"{limits}")
+    return (
+        f"bubblewrap: own user, mount, PID, network and IPC namespaces, private /tmp; runs as {who}; {limits}"
+    )
 
 
 def library_folder() -> Path:
@@ -173,10 +198,12 @@ def stub_grading_folder(exercise_sets: list[str]) -> Path:
         shutil.copyfile(real / name, folder / name)
     shutil.copytree(real / "sandbox", folder / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "__init__.py").write_text('"""rnnbook.grading as a sandbox sees it: no tests."""\n')
-    stub = ('"""Exercise set {id}: the public checks, the hidden tests and the reference answers are not\n'
-            'available while a submission is graded."""\n\n\n'
-            "def check(*args, **kwargs):\n"
-            "    print('(checks are not run while grading)')\n")
+    stub = (
+        '"""Exercise set {id}: the public checks, the hidden tests and the reference answers are not\n'
+        'available while a submission is graded."""\n\n\n'
+        "def check(*args, **kwargs):\n"
+        "    print('(checks are not run while grading)')\n"
+    )
     for set_id in exercise_sets:
         (folder / f"ch{set_id}.py").write_text(stub.format(id=set_id))
     for path in folder.rglob("*"):
@@ -190,8 +217,12 @@ def _import_paths() -> list[Path]:
     PYTHONPATH): the standard library, the environment's site-packages and what its ``.pth``
     files add. A ``.pth`` entry for the checkout's root (an editable install in "compat" mode) is
     left out: only the library folder itself is mounted, not the solutions beside it."""
-    run = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     root = library_folder().parent
     paths = [Path(p).resolve() for p in json.loads(run.stdout) if p and Path(p).is_dir()]
     return [p for p in paths if p != root and root not in p.parents]
@@ -208,11 +239,22 @@ def sandbox_command(workdir: Path, grading_view: Path, python_argv: list[str]) -
     # Private /tmp, /dev/shm, /dev and /proc first: the folders bound next may lie under /tmp.
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
     seen: list[Path] = []
-    for folder in sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), library,
-                          *_import_paths()}):
+    for folder in sorted(
+        {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), library, *_import_paths()}
+    ):
         if not any(folder == s or s in folder.parents for s in seen):
             argv += ["--ro-bind", str(folder), str(folder)]
             seen.append(folder)
-    argv += ["--ro-bind", str(grading_view), str(library / "grading"),
-             "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--", *python_argv]
+    argv += [
+        "--ro-bind",
+        str(grading_view),
+        str(library / "grading"),
+        "--bind",
+        str(workdir),
+        str(workdir),
+        "--chdir",
+        str(workdir),
+        "--",
+        *python_argv,
+    ]
     return argv

@@ -34,14 +34,27 @@ from rnnbook.grading.model import (
     Unsupported,
 )
 
-__all__ = ["write_job", "read_job", "write_cell_records", "read_cell_records", "write_answer", "read_answers",
-           "mark_done", "is_done", "write_value", "read_value", "read_json", "read_plain_file", "Budget",
-           "CodecError"]
+__all__ = [
+    "write_job",
+    "read_job",
+    "write_cell_records",
+    "read_cell_records",
+    "write_answer",
+    "read_answers",
+    "mark_done",
+    "is_done",
+    "write_value",
+    "read_value",
+    "read_json",
+    "read_plain_file",
+    "Budget",
+    "CodecError",
+]
 
 DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
 MAX_JSON_BYTES = 1_000_000
 MAX_NPY_BYTES = 8 * MAX_ELEMENTS + 4096
-MAX_TOTAL_BYTES = 256 * 2 ** 20  # all the answer files of one submission together
+MAX_TOTAL_BYTES = 256 * 2**20  # all the answer files of one submission together
 
 
 class CodecError(ValueError):
@@ -60,7 +73,7 @@ def write_value(value, folder: Path, stem: str) -> None:
         if type(v) is bool:
             return {"t": "bool", "v": v}
         if type(v) is int:
-            return {"t": "int", "v": v} if abs(v) < 2 ** 62 else {"t": "float", "v": float(v)}
+            return {"t": "int", "v": v} if abs(v) < 2**62 else {"t": "float", "v": float(v)}
         if type(v) is float:
             return {"t": "float", "v": v if math.isfinite(v) else repr(v)}
         if type(v) is str:
@@ -93,7 +106,7 @@ class Budget:
 
     def take(self, size: int, name: str) -> None:
         if size > self.left:
-            raise CodecError(f"{name}: the answers exceed {MAX_TOTAL_BYTES // 2 ** 20} MB in all")
+            raise CodecError(f"{name}: the answers exceed {MAX_TOTAL_BYTES // 2**20} MB in all")
         self.left -= size
 
 
@@ -190,12 +203,19 @@ JOB, CELLS, DONE = "job.json", "cells.json", "done.json"
 CELL_STATUSES = ("ok", "error", "timeout", "memory")
 
 
-def write_job(folder: Path, cells: list[str], requests: list[Request], cell_timeout: float,
-              limits: dict) -> None:
+def write_job(
+    folder: Path, cells: list[str], requests: list[Request], cell_timeout: float, limits: dict
+) -> None:
     """The grader's side: what the sandbox must run and answer."""
-    job = {"cells": cells, "cell_timeout": cell_timeout, "limits": limits,
-           "requests": [{"kind": r.kind, "name": r.name, "wrt": list(r.wrt),
-                         "unavailable": list(r.unavailable)} for r in requests]}
+    job = {
+        "cells": cells,
+        "cell_timeout": cell_timeout,
+        "limits": limits,
+        "requests": [
+            {"kind": r.kind, "name": r.name, "wrt": list(r.wrt), "unavailable": list(r.unavailable)}
+            for r in requests
+        ],
+    }
     (folder / JOB).write_text(json.dumps(job), encoding="utf-8")
     for index, request in enumerate(requests):
         inputs = (request.args, request.init_args, request.state, request.cotangents)
@@ -208,9 +228,18 @@ def read_job(folder: Path) -> tuple[list[str], float, dict, list[Request]]:
     requests = []
     for index, spec in enumerate(job["requests"]):
         args, init_args, state, cotangents = read_value(folder, f"req{index}")
-        requests.append(Request(spec["kind"], spec["name"], args, init_args, state,
-                                tuple(int(i) for i in spec.get("wrt", [])), cotangents,
-                                tuple(str(name) for name in spec.get("unavailable", []))))
+        requests.append(
+            Request(
+                spec["kind"],
+                spec["name"],
+                args,
+                init_args,
+                state,
+                tuple(int(i) for i in spec.get("wrt", [])),
+                cotangents,
+                tuple(str(name) for name in spec.get("unavailable", [])),
+            )
+        )
     return job["cells"], float(job["cell_timeout"]), job["limits"], requests
 
 
@@ -226,10 +255,10 @@ def read_cell_records(folder: Path) -> list[dict]:
         return []
     records = []
     for item in data if isinstance(data, list) else []:
-        if isinstance(item, dict) and type(item.get("cell")) is int and \
-                item.get("status") in CELL_STATUSES:
-            records.append({"cell": item["cell"], "status": item["status"],
-                            "error": str(item.get("error", ""))[:200]})
+        if isinstance(item, dict) and type(item.get("cell")) is int and item.get("status") in CELL_STATUSES:
+            records.append(
+                {"cell": item["cell"], "status": item["status"], "error": str(item.get("error", ""))[:200]}
+            )
     return records
 
 
@@ -244,8 +273,11 @@ def read_answers(folder: Path, count: int) -> list:
         try:
             answers.append(read_value(folder, f"ans{index}", budget))
         except CodecError as error:
-            why = ("the notebook's code stopped before this test ran" if "missing" in str(error)
-                   else f"the answer file is unreadable: {error}")
+            why = (
+                "the notebook's code stopped before this test ran"
+                if "missing" in str(error)
+                else f"the answer file is unreadable: {error}"
+            )
             answers.append(Failure(f"no answer: {why}"))
         except Exception as error:  # noqa: BLE001 - nothing a submission writes may stop the grader
             answers.append(Failure(f"no answer: the answer file is unreadable ({type(error).__name__})"))

@@ -55,24 +55,50 @@ def run_sandbox(cells: list[str], requests: list[Request], limits: Limits) -> Sa
     workdir = Path(tempfile.mkdtemp(prefix="rnnbook-grade-"))
     cgroup = None
     if limits.isolate:
-        cgroup = isolation.Cgroup.create(f"rnnbook-{os.getpid()}-{secrets.token_hex(6)}",
-                                         limits.memory_mb * 2 ** 20, limits.processes, cpus=1.0)
+        cgroup = isolation.Cgroup.create(
+            f"rnnbook-{os.getpid()}-{secrets.token_hex(6)}",
+            limits.memory_mb * 2**20,
+            limits.processes,
+            cpus=1.0,
+        )
     try:
-        protocol.write_job(workdir, cells, requests, limits.cell_timeout,
-                           {"memory_bytes": limits.memory_mb * 2 ** 20,
-                            "cpu_seconds": int(limits.timeout) + 5, "file_bytes": limits.file_mb * 2 ** 20})
+        protocol.write_job(
+            workdir,
+            cells,
+            requests,
+            limits.cell_timeout,
+            {
+                "memory_bytes": limits.memory_mb * 2**20,
+                "cpu_seconds": int(limits.timeout) + 5,
+                "file_bytes": limits.file_mb * 2**20,
+            },
+        )
         workdir.chmod(0o700)
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
-               "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir),
-               "TORCHINDUCTOR_CACHE_DIR": str(workdir / "inductor")}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(workdir),
+            "TORCHINDUCTOR_CACHE_DIR": str(workdir / "inductor"),
+        }
         with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as stderr:
             argv = _sandbox_argv(workdir, limits)
             if cgroup is not None:
                 argv = cgroup.enter_command() + argv
             process = subprocess.Popen(
-                argv, cwd=workdir, env=env, stdin=stdin,
-                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, close_fds=True)
+                argv,
+                cwd=workdir,
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+                close_fds=True,
+            )
             killed = False
             try:
                 process.wait(timeout=limits.timeout)
@@ -127,4 +153,5 @@ def probe_sandbox(limits: Limits) -> None:
         raise SystemExit(
             f"error: the grading sandbox cannot start here, so nothing was graded ({note or status}).\n"
             f"The sandbox runs {sys.executable} -m rnnbook.grading.sandbox.child and must be able to import "
-            f"the library from {isolation.library_folder()}.")
+            f"the library from {isolation.library_folder()}."
+        )
