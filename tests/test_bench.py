@@ -1,6 +1,7 @@
 """Chapter 7's benchmark command, `python -m rnnbook.bench`: it runs, prints what the README says,
 and refuses bad arguments with a clear message. (The variants it times: tests/test_fast.py.)"""
 
+import os
 import re
 import subprocess
 import sys
@@ -11,32 +12,16 @@ from rnnbook import bench
 from tools.save_library import ROOT
 
 
-def _bench(*args, timeout=240):
+def _bench(args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+    """Run ``python -m rnnbook.bench`` with ``args`` (split on spaces) and extra environment."""
+    command = [sys.executable, "-m", "rnnbook.bench", *args.split()]
     return subprocess.run(
-        [sys.executable, "-m", "rnnbook.bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
+        command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **env}
     )
 
 
 def test_bench_runs_end_to_end_on_tiny_sizes():
-    result = _bench(
-        "--seq-len",
-        "6",
-        "--batch",
-        "3",
-        "--input",
-        "5",
-        "--hidden",
-        "8",
-        "--repeat",
-        "2",
-        "--threads",
-        "1",
-        "--no-compile",
-    )
+    result = _bench("--seq-len 6 --batch 3 --input 5 --hidden 8 --repeat 2 --threads 1 --no-compile")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"best scratch GRU stack / nn\.GRU \(fwd\+bwd\): \d+\.\d\dx", lines[-1]), lines[-1]
@@ -49,22 +34,8 @@ def test_bench_runs_end_to_end_on_tiny_sizes():
 
 def test_bench_one_configuration_other_cell():
     result = _bench(
-        "--cell",
-        "lstm",
-        "--layers",
-        "1",
-        "--no-bidirectional",
-        "--seq-len",
-        "4",
-        "--batch",
-        "2",
-        "--hidden",
-        "6",
-        "--repeat",
-        "2",
-        "--threads",
-        "1",
-        "--no-compile",
+        "--cell lstm --layers 1 --no-bidirectional --seq-len 4 --batch 2 --hidden 6"
+        " --repeat 2 --threads 1 --no-compile"
     )
     assert result.returncode == 0, result.stderr
     assert "1 layer, unidirectional" in result.stdout and "bidirectional" not in result.stdout.replace(
@@ -77,34 +48,11 @@ def test_bench_compiles_a_tiny_model(tmp_path):
     # A tiny compile (one layer, three steps) exercises the compiled step and its compile time,
     # with an empty cache: the cold start the benchmark reports.
     env_cache = str(tmp_path / "inductor")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnbook.bench",
-            "--cell",
-            "gru",
-            "--layers",
-            "1",
-            "--no-bidirectional",
-            "--seq-len",
-            "3",
-            "--batch",
-            "2",
-            "--input",
-            "3",
-            "--hidden",
-            "4",
-            "--repeat",
-            "2",
-            "--threads",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
+    result = _bench(
+        "--cell gru --layers 1 --no-bidirectional --seq-len 3 --batch 2 --input 3 --hidden 4"
+        " --repeat 2 --threads 1",
         timeout=400,
-        cwd=ROOT,
-        env={**__import__("os").environ, "TORCHINDUCTOR_CACHE_DIR": env_cache},
+        TORCHINDUCTOR_CACHE_DIR=env_cache,
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"^compiled\s", result.stdout, re.MULTILINE)
@@ -116,20 +64,7 @@ def test_bench_compiles_a_tiny_model(tmp_path):
 
 def test_bench_prints_the_ceiling_its_fraction_and_the_time_budgets():
     result = _bench(
-        "--no-bidirectional",
-        "--seq-len",
-        "5",
-        "--batch",
-        "4",
-        "--input",
-        "3",
-        "--hidden",
-        "8",
-        "--repeat",
-        "2",
-        "--threads",
-        "1",
-        "--no-compile",
+        "--no-bidirectional --seq-len 5 --batch 4 --input 3 --hidden 8 --repeat 2 --threads 1 --no-compile"
     )
     assert result.returncode == 0, result.stderr
     ceiling = re.search(
@@ -149,21 +84,8 @@ def test_bench_prints_the_ceiling_its_fraction_and_the_time_budgets():
     assert len(budgets) == 2 and budgets[0][0] == "torch", result.stdout
     assert "(no 'compiled' row" not in result.stdout  # --no-compile asked for no compiled row
     no_budget = _bench(
-        "--no-bidirectional",
-        "--seq-len",
-        "3",
-        "--batch",
-        "2",
-        "--input",
-        "3",
-        "--hidden",
-        "4",
-        "--repeat",
-        "1",
-        "--threads",
-        "1",
-        "--no-compile",
-        "--no-budget",
+        "--no-bidirectional --seq-len 3 --batch 2 --input 3 --hidden 4"
+        " --repeat 1 --threads 1 --no-compile --no-budget"
     )
     assert no_budget.returncode == 0 and "where the time goes" not in no_budget.stdout
 

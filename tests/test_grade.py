@@ -148,16 +148,7 @@ def _normal_user_grader(base: Path) -> Grader:
     checkout = base / "checkout"
     shutil.copytree(ROOT / "rnnbook", checkout / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "solutions", checkout / "solutions")
-    subprocess.run([usable[0], "-m", "venv", "--without-pip", str(environment / "venv")], check=True)
-    python = environment / "venv" / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    paths = "\n".join(map(str, [checkout, *links]))
-    Path(site, "rnnbook_test.pth").write_text(paths + "\n", encoding="utf-8")
+    python = _environment(usable[0], environment / "venv", [checkout, *links])
     folder = base / "work"
     folder.mkdir(mode=0o700)
     os.chown(folder, uid, uid)
@@ -924,21 +915,25 @@ def test_a_typical_mistake_gets_partial_credit(stem):
     assert all(points[q] == maxima[q] for q in maxima if q != question)
 
 
+def _environment(base_python: str, folder: Path, paths: list) -> Path:
+    """A virtual environment in ``folder`` made by ``base_python``, whose packages are ``paths``
+    (a .pth file, read before anything else is imported); returns its python."""
+    subprocess.run([base_python, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = subprocess.run([str(python), "-c", where], capture_output=True, text=True, check=True)
+    Path(site.stdout.strip(), "rnnbook_test.pth").write_text(
+        "".join(f"{p}\n" for p in paths), encoding="utf-8"
+    )
+    return python
+
+
 def _checkout_with_environment(folder: Path) -> Path:
     """A copy of the library in ``folder`` with a virtual environment of its own inside it (the
     other packages, torch and numpy, come from the project's environment); returns its python."""
     shutil.copytree(ROOT / "rnnbook", folder / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder / ".venv")], check=True)
-    python = folder / ".venv" / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
-    Path(site, "rnnbook_test.pth").write_text("\n".join([str(folder), *ours]) + "\n", encoding="utf-8")
-    return python
+    return _environment(sys.executable, folder / ".venv", [folder, *ours])
 
 
 def _grade_with(python: Path, submissions: Path, output: Path) -> subprocess.CompletedProcess:

@@ -144,25 +144,13 @@ def state_slices(report) -> tuple[Figure, Axes]:
     fig, ax = canvas(width, top + 1.25)
     # output: the top layer at every step, both directions
     region(ax, 0.0, top - row_step + 0.08, width, top - 0.05, color=OUTPUT_ROW)
-    note(
-        ax,
-        width / 2,
-        top + 0.25,
-        f"output {output.shape}: layer {num_layers} at every step"
-        + (", forward then backward" if num_directions == 2 else ""),
-        fontsize=FONT_SIZE - 2,
-        color="#007a5a",
-    )
-    final = "h_n, c_n" if has_cell else "h_n"
-    note(
-        ax,
-        width / 2,
-        top + 0.65,
-        f"{final} {h_n.shape}: the last step of every layer"
-        + (" and direction" if num_directions == 2 else ""),
-        fontsize=FONT_SIZE - 2,
-        color="#8a6500",
-    )
+    both = num_directions == 2
+    holds_output = f"output {output.shape}: layer {num_layers} at every step"
+    holds_final = f"{'h_n, c_n' if has_cell else 'h_n'} {h_n.shape}: the last step of every layer"
+    if both:
+        holds_output, holds_final = holds_output + ", forward then backward", holds_final + " and direction"
+    for height, text, color in [(0.25, holds_output, "#007a5a"), (0.65, holds_final, "#8a6500")]:
+        note(ax, width / 2, top + height, text, fontsize=FONT_SIZE - 2, color=color)
     for layer in range(num_layers):
         for direction in range(num_directions):
             y = y_base + row_step * layer + 0.62 * direction + 0.2

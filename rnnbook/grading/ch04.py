@@ -33,71 +33,42 @@ from rnnbook.grading.judging import (
 from rnnbook.grading.model import Case, ExerciseSet, Verdict
 from rnnbook.modules import GRU, LSTM
 
-__all__ = [
-    "EXERCISE_SET",
-    "lstm_shapes_case",
-    "deep_gru_case",
-    "stacked_gru_case",
-    "stack_parameter_count_case",
-    "depth_gradient_case",
-    "reference_depth_gradient",
-]
+__all__ = ["EXERCISE_SET", "lstm_shapes_case", "deep_gru_case", "stacked_gru_case",
+           "stack_parameter_count_case", "depth_gradient_case", "reference_depth_gradient"]
 
 
 # --- q1: shapes of a stacked LSTM ------------------------------------------------------------------
-
 
 def _lstm_reference_shapes(T, n, d, h, L):
     with torch.random.fork_rng():
         model = LSTM(d, h, num_layers=L)
         output, (h_n, c_n) = model(torch.zeros(T, n, d))
-    return (
-        tuple(output.shape),
-        tuple(h_n.shape),
-        tuple(c_n.shape),
-        tuple(model.weight_ih_l0.shape),
-        tuple(getattr(model, f"weight_ih_l{L - 1}").shape),
-    )
+    return (tuple(output.shape), tuple(h_n.shape), tuple(c_n.shape), tuple(model.weight_ih_l0.shape),
+            tuple(getattr(model, f"weight_ih_l{L - 1}").shape))
 
 
 PART_NAMES = ("output", "h_n", "c_n", "weight_ih_l0", "weight_ih of the last layer")
 
 
-def lstm_shapes_case(
-    label: str, T: int, n: int, d: int, h: int, L: int, *, hidden: bool = True, points: float = 1.0
-) -> Case:
+def lstm_shapes_case(label: str, T: int, n: int, d: int, h: int, L: int, *, hidden: bool = True,
+                     points: float = 1.0) -> Case:
     """A test of ``lstm_shapes(T, n, d, h, L)``."""
     args = (T, n, d, h, L)
-    return call_case(
-        "q1",
-        "lstm_shapes",
-        label,
-        args,
-        lambda: _lstm_reference_shapes(*args),
-        what=PART_NAMES,
-        form=f"a tuple of 5 shapes ({', '.join(PART_NAMES)})",
-        all_right="all five shapes right",
-        hidden=hidden,
-        points=points,
-    )
+    return call_case("q1", "lstm_shapes", label, args, lambda: _lstm_reference_shapes(*args),
+                     what=PART_NAMES, form=f"a tuple of 5 shapes ({', '.join(PART_NAMES)})",
+                     all_right="all five shapes right", hidden=hidden, points=points)
 
 
-Q1 = question(
-    1,
-    ("lstm_shapes",),
-    public=lambda g: [
-        lstm_shapes_case("T=5, n=2, d=3, h=4, 2 layers", 5, 2, 3, 4, 2, hidden=False),
-    ],
-    hidden=lambda g: [
-        lstm_shapes_case("T=1, n=7, d=2, h=3, 1 layer", 1, 7, 2, 3, 1),
-        lstm_shapes_case("T=4, n=1, d=10, h=2, 3 layers", 4, 1, 10, 2, 3),
-        lstm_shapes_case("T=6, n=3, d=5, h=5, 2 layers", 6, 3, 5, 5, 2),
-    ],
-)
+Q1 = question(1, ("lstm_shapes",), public=lambda g: [
+    lstm_shapes_case("T=5, n=2, d=3, h=4, 2 layers", 5, 2, 3, 4, 2, hidden=False),
+], hidden=lambda g: [
+    lstm_shapes_case("T=1, n=7, d=2, h=3, 1 layer", 1, 7, 2, 3, 1),
+    lstm_shapes_case("T=4, n=1, d=10, h=2, 3 layers", 4, 1, 10, 2, 3),
+    lstm_shapes_case("T=6, n=3, d=5, h=5, 2 layers", 6, 3, 5, 5, 2),
+])
 
 
 # --- q2: seed 003's two-layer GRU ------------------------------------------------------------------
-
 
 def _deep_gru_reference(inputs, state, params):
     W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h, W_hq, b_q, W_hh1, W_hh2, b_h1 = params
@@ -113,89 +84,45 @@ def _deep_gru_reference(inputs, state, params):
     return torch.cat(outputs, dim=0), (H, H1)
 
 
-def deep_gru_case(
-    label: str,
-    generator: torch.Generator,
-    T: int,
-    n: int,
-    V: int,
-    H: int,
-    *,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
+def deep_gru_case(label: str, generator: torch.Generator, T: int, n: int, V: int, H: int, *,
+                  hidden: bool = True, points: float = 1.0) -> Case:
     """A test of the fixed ``deep_gru(inputs, state, params)`` of seed 003 (d2l's layout: X @ W)."""
     shapes = [(V, H), (H, H), (H,)] * 3 + [(H, V), (V,), (H, H), (H, H), (H,)]
     params = tuple(random_tensor(generator, *shape) for shape in shapes)
     inputs = random_tensor(generator, T, n, V)
     state = (random_tensor(generator, n, H), random_tensor(generator, n, H))
-    return call_case(
-        "q2",
-        "deep_gru",
-        label,
-        (inputs, state, params),
-        lambda: _deep_gru_reference(inputs, state, params),
-        compare=compare_output_states,
-        what=("outputs", "first layer's state", "second layer's state"),
-        form="(outputs, (H, H1))",
-        hidden=hidden,
-        points=points,
-    )
+    return call_case("q2", "deep_gru", label, (inputs, state, params),
+                     lambda: _deep_gru_reference(inputs, state, params), compare=compare_output_states,
+                     what=("outputs", "first layer's state", "second layer's state"),
+                     form="(outputs, (H, H1))", hidden=hidden, points=points)
 
 
-Q2 = question(
-    2,
-    ("deep_gru",),
-    public=lambda g: [
-        deep_gru_case("T=4, n=2, vocabulary 5, hidden 3", g, 4, 2, 5, 3, hidden=False),
-    ],
-    hidden=lambda g: [
-        deep_gru_case(f"T={T}, n={n}, vocabulary {V}, hidden {H}", g, T, n, V, H)
-        for T, n, V, H in [(1, 1, 2, 2), (6, 3, 7, 4), (3, 2, 4, 6)]
-    ],
-)
+Q2 = question(2, ("deep_gru",), public=lambda g: [
+    deep_gru_case("T=4, n=2, vocabulary 5, hidden 3", g, 4, 2, 5, 3, hidden=False),
+], hidden=lambda g: [
+    deep_gru_case(f"T={T}, n={n}, vocabulary {V}, hidden {H}", g, T, n, V, H)
+    for T, n, V, H in [(1, 1, 2, 2), (6, 3, 7, 4), (3, 2, 4, 6)]
+])
 
 
 # --- q3: a stacked GRU equal to nn.GRU -------------------------------------------------------------
 
-
-def stacked_gru_case(
-    label: str,
-    generator: torch.Generator,
-    L: int,
-    T: int,
-    n: int,
-    d: int,
-    h: int,
-    *,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
+def stacked_gru_case(label: str, generator: torch.Generator, L: int, T: int, n: int, d: int, h: int, *,
+                     hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``stacked_gru(inputs, h_0, layers)``, ``layers`` one
     ``(weight_ih, weight_hh, bias_ih, bias_hh)`` per layer, against ``rnnbook.GRU``."""
     layers = tuple(random_layer(generator, 3, d if layer == 0 else h, h) for layer in range(L))
     inputs, h_0 = random_tensor(generator, T, n, d), random_tensor(generator, L, n, h)
     every_layer_reads_input = Mistake(
-        _INPUT_HINT, lambda: _every_layer_reads_the_input(inputs, h_0, layers, d, h)
-    )
-    return call_case(
-        "q3",
-        "stacked_gru",
-        label,
-        (inputs, h_0, layers),
-        lambda: loaded_module(GRU, layers, d, h, num_layers=L)(inputs, h_0),
-        what=("output", "h_n"),
-        hidden=hidden,
-        points=points,
-        mistakes=(every_layer_reads_input,),
-        symptoms=_INPUT_SYMPTOMS,
-    )
+        _INPUT_HINT, lambda: _every_layer_reads_the_input(inputs, h_0, layers, d, h))
+    return call_case("q3", "stacked_gru", label, (inputs, h_0, layers),
+                     lambda: loaded_module(GRU, layers, d, h, num_layers=L)(inputs, h_0),
+                     what=("output", "h_n"), hidden=hidden, points=points,
+                     mistakes=(every_layer_reads_input,), symptoms=_INPUT_SYMPTOMS)
 
 
-_INPUT_HINT = (
-    "layer l > 1 reads the outputs of layer l - 1 at every step (h features), not the input "
-    "sequence; feed each layer the output of the layer below."
-)
+_INPUT_HINT = ("layer l > 1 reads the outputs of layer l - 1 at every step (h features), not the input "
+               "sequence; feed each layer the output of the layer below.")
 # A layer above the first given the input: its weight_ih is (3h, h), the input has d features.
 _INPUT_SYMPTOMS = (("cannot be multiplied", _INPUT_HINT), ("expected weight_ih of shape", _INPUT_HINT))
 
@@ -204,22 +131,16 @@ def _every_layer_reads_the_input(inputs, h_0, layers, d, h):
     """The classic mistake: every layer of the stack runs over the input sequence."""
     finals, output = [], None
     for layer, weights in enumerate(layers):
-        output, final = loaded_module(GRU, [weights], d, h)(inputs, h_0[layer : layer + 1])
+        output, final = loaded_module(GRU, [weights], d, h)(inputs, h_0[layer:layer + 1])
         finals.append(final[0])
     return output, torch.stack(finals)
 
 
-Q3 = question_from_builder(
-    3,
-    ("stacked_gru",),
-    stacked_gru_case,
-    public=[("2 layers, T=4, n=2, d=3, h=5", 2, 4, 2, 3, 5)],
-    hidden=[
-        ("1 layer, T=3, n=1, d=2, h=2", 1, 3, 1, 2, 2),
-        ("3 layers, T=5, n=3, d=4, h=3", 3, 5, 3, 4, 3),
-        ("2 layers, T=1, n=2, d=6, h=6", 2, 1, 2, 6, 6),
-    ],
-)
+Q3 = question_from_builder(3, ("stacked_gru",), stacked_gru_case,
+                           public=[("2 layers, T=4, n=2, d=3, h=5", 2, 4, 2, 3, 5)],
+                           hidden=[("1 layer, T=3, n=1, d=2, h=2", 1, 3, 1, 2, 2),
+                                   ("3 layers, T=5, n=3, d=4, h=3", 3, 5, 3, 4, 3),
+                                   ("2 layers, T=1, n=2, d=6, h=6", 2, 1, 2, 6, 6)])
 
 
 # --- q4: the number of parameters of a stack -------------------------------------------------------
@@ -241,49 +162,25 @@ def _compare_count(expected, got, what):
     return verdict
 
 
-def stack_parameter_count_case(
-    label: str,
-    kind: str,
-    d: int,
-    h: int,
-    L: int,
-    bidirectional: bool,
-    *,
-    hidden: bool = True,
-    points: float = 1.0,
-) -> Case:
+def stack_parameter_count_case(label: str, kind: str, d: int, h: int, L: int, bidirectional: bool, *,
+                               hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``stack_parameter_count(kind, d, h, L, bidirectional)`` against ``torch.nn``."""
     args = (kind, d, h, L, bidirectional)
-    return call_case(
-        "q4",
-        "stack_parameter_count",
-        label,
-        args,
-        lambda: _parameter_count(*args),
-        compare=_compare_count,
-        what="number of parameters",
-        hidden=hidden,
-        points=points,
-    )
+    return call_case("q4", "stack_parameter_count", label, args, lambda: _parameter_count(*args),
+                     compare=_compare_count, what="number of parameters", hidden=hidden, points=points)
 
 
-Q4 = question(
-    4,
-    ("stack_parameter_count",),
-    public=lambda g: [
-        stack_parameter_count_case("GRU, d=3, h=4, 2 layers", "GRU", 3, 4, 2, False, hidden=False),
-    ],
-    hidden=lambda g: [
-        stack_parameter_count_case("RNN, d=5, h=2, 1 layer", "RNN", 5, 2, 1, False),
-        stack_parameter_count_case("LSTM, d=28, h=256, 3 layers", "LSTM", 28, 256, 3, False),
-        stack_parameter_count_case("GRU, bidirectional, d=4, h=6, 2 layers", "GRU", 4, 6, 2, True),
-        stack_parameter_count_case("LSTM, bidirectional, d=2, h=3, 3 layers", "LSTM", 2, 3, 3, True),
-    ],
-)
+Q4 = question(4, ("stack_parameter_count",), public=lambda g: [
+    stack_parameter_count_case("GRU, d=3, h=4, 2 layers", "GRU", 3, 4, 2, False, hidden=False),
+], hidden=lambda g: [
+    stack_parameter_count_case("RNN, d=5, h=2, 1 layer", "RNN", 5, 2, 1, False),
+    stack_parameter_count_case("LSTM, d=28, h=256, 3 layers", "LSTM", 28, 256, 3, False),
+    stack_parameter_count_case("GRU, bidirectional, d=4, h=6, 2 layers", "GRU", 4, 6, 2, True),
+    stack_parameter_count_case("LSTM, bidirectional, d=2, h=3, 3 layers", "LSTM", 2, 3, 3, True),
+])
 
 
 # --- q5: the gradient that reaches the first input, against depth -----------------------------------
-
 
 @functools.lru_cache(maxsize=64)
 def reference_depth_gradient(num_layers: int) -> float:
@@ -300,17 +197,9 @@ def reference_depth_gradient(num_layers: int) -> float:
 
 def depth_gradient_case(num_layers: int, *, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``depth_gradient(num_layers)`` against the reference measurement."""
-    return call_case(
-        "q5",
-        "depth_gradient",
-        f"depth_gradient({num_layers})",
-        (num_layers,),
-        lambda: reference_depth_gradient(num_layers),
-        what="gradient norm",
-        rtol=1e-3,
-        hidden=hidden,
-        points=points,
-    )
+    return call_case("q5", "depth_gradient", f"depth_gradient({num_layers})", (num_layers,),
+                     lambda: reference_depth_gradient(num_layers),
+                     what="gradient norm", rtol=1e-3, hidden=hidden, points=points)
 
 
 def _trend() -> str:
@@ -318,31 +207,15 @@ def _trend() -> str:
 
 
 def _trend_case(*, hidden: bool) -> Case:
-    return choice_case(
-        "q5",
-        "q5_trend",
-        "is the gradient larger or smaller with 4 layers?",
-        ("larger", "smaller"),
-        _trend,
-        what="4 layers against 1",
-        hidden=hidden,
-    )
+    return choice_case("q5", "q5_trend", "is the gradient larger or smaller with 4 layers?",
+                       ("larger", "smaller"), _trend, what="4 layers against 1", hidden=hidden)
 
 
-Q5 = question(
-    5,
-    ("depth_gradient", "q5_trend"),
-    public=lambda g: [
-        depth_gradient_case(2, hidden=False),
-        _trend_case(hidden=False),
-    ],
-    hidden=lambda g: [
-        depth_gradient_case(1),
-        depth_gradient_case(3),
-        depth_gradient_case(4),
-        _trend_case(hidden=True),
-    ],
-)
+Q5 = question(5, ("depth_gradient", "q5_trend"), public=lambda g: [
+    depth_gradient_case(2, hidden=False), _trend_case(hidden=False),
+], hidden=lambda g: [
+    depth_gradient_case(1), depth_gradient_case(3), depth_gradient_case(4), _trend_case(hidden=True),
+])
 
 
 EXERCISE_SET = ExerciseSet("04", "04_deep_rnns.ipynb", "Deep recurrent networks", [Q1, Q2, Q3, Q4, Q5])
