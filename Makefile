@@ -44,6 +44,7 @@ book: $(STAMP)
 
 test: $(STAMP) browser sandbox
 	$(BIN)/ruff check rnnbook tests tools book/_ext exercises/src conftest.py book/*.ipynb exercises/*.ipynb solutions/*.ipynb
+	$(BIN)/ruff format --check rnnbook tests tools book/_ext exercises/src conftest.py
 	env $(NUMERIC_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 lab: $(STAMP)

@@ -30,7 +30,7 @@ def test_fair_coin_has_entropy_log_2():
 
 def _random_chain(vocab_size, order, seed):
     generator = torch.Generator().manual_seed(seed)
-    probs = torch.rand(vocab_size ** order, vocab_size, generator=generator, dtype=torch.float64) + 0.05
+    probs = torch.rand(vocab_size**order, vocab_size, generator=generator, dtype=torch.float64) + 0.05
     return MarkovChain(probs / probs.sum(dim=1, keepdim=True), order)
 
 
@@ -139,7 +139,7 @@ def test_recurrent_lm_shapes_and_state(cell, num_layers):
     second, _ = model(tokens[:, 2:], mid)
     assert torch.allclose(torch.cat([first, second], dim=1), logits, atol=1e-6)
     detached = detach_state(state)
-    for s in (detached if isinstance(detached, tuple) else (detached,)):
+    for s in detached if isinstance(detached, tuple) else (detached,):
         assert not s.requires_grad
 
 
@@ -161,8 +161,18 @@ def test_fit_language_model_carries_state_only_when_sequential(batches):
     torch.manual_seed(0)
     ids = torch.arange(3000) % 5  # a periodic text: easy to learn
     recorder = _StateRecorder(RecurrentLM(5, 16, "gru"))
-    history = fit_language_model(recorder, ids[:2500], ids[2500:], num_updates=40, batch_size=4,
-                                 num_steps=8, lr=0.02, eval_every=20, batches=batches, log=lambda _: None)
+    history = fit_language_model(
+        recorder,
+        ids[:2500],
+        ids[2500:],
+        num_updates=40,
+        batch_size=4,
+        num_steps=8,
+        lr=0.02,
+        eval_every=20,
+        batches=batches,
+        log=lambda _: None,
+    )
     assert history["update"] == [0, 20, 40]
     assert history["valid_perplexity"][-1] < 0.5 * history["valid_perplexity"][0]
     assert len(recorder.received) == 40
@@ -180,9 +190,17 @@ def test_fit_language_model_evaluates_at_the_requested_updates():
     """Chapter 8 reads each model at the update where it has spent the arithmetic budget."""
     torch.manual_seed(0)
     ids = torch.arange(600) % 5
-    history = fit_language_model(RecurrentLM(5, 8, "rnn"), ids[:500], ids[500:], num_updates=12,
-                                 batch_size=2, num_steps=4, eval_every=5, eval_at=(3, 10, 12),
-                                 log=lambda _: None)
+    history = fit_language_model(
+        RecurrentLM(5, 8, "rnn"),
+        ids[:500],
+        ids[500:],
+        num_updates=12,
+        batch_size=2,
+        num_steps=4,
+        eval_every=5,
+        eval_at=(3, 10, 12),
+        log=lambda _: None,
+    )
     assert history["update"] == [0, 3, 5, 10, 12]
     assert len(history["valid_perplexity"]) == len(history["seconds"]) == 5
     assert history["seconds"] == sorted(history["seconds"])
