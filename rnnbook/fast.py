@@ -186,27 +186,38 @@ class FastRNNBase(RNNBase):
     def extra_repr(self) -> str:
         return super().extra_repr() + f", variant={self.variant!r}"
 
-    # What each cell type provides (see FastRNN, FastGRU, FastLSTM).
     def hoisted_step(self, x_gates: Tensor, state: tuple[Tensor, ...], weight_hh: Tensor,
                      bias_hh: Tensor | None) -> tuple[Tensor, ...]:
-        """One step, given the input part ``x_gates = x W_ih^T + b_ih`` of shape (N, G*H)."""
+        """One step, given the input part ``x_gates = x W_ih^T + b_ih`` of shape (N, G*H).
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
         raise NotImplementedError
 
     def fused_step(self, x_gates: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
                    bias_hh: Tensor | None) -> tuple[Tensor, ...]:
         """One step of all directions: ``x_gates`` (D, N, G*H) with the folded biases, states
-        (D, N, H), ``weight_hh_t`` (D, H, G*H) (the transposed recurrent weights)."""
+        (D, N, H), ``weight_hh_t`` (D, H, G*H) (the transposed recurrent weights).
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
         raise NotImplementedError
 
     def bptt_layer(self, x_gates: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
                    bias_hh: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         """All steps of all directions with the hand-written backward pass; returns the states
-        (L, D, N, H) and the final state tuple."""
+        (L, D, N, H) and the final state tuple.
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
         raise NotImplementedError
 
     def fold_biases(self, bias_ih: Tensor, bias_hh: Tensor) -> tuple[Tensor, Tensor | None]:
         """Split the biases into the part added once to the input products and the part that
-        must stay inside the step (None if none). For the RNN and the LSTM all of it folds."""
+        must stay inside the step (None if none). For the RNN and the LSTM all of it folds.
+
+        Defined in book/07_performance.ipynb, section "Step 1: hoist the input products".
+        """
         return bias_ih + bias_hh, None
 
     def run_direction(self, inputs: Tensor, state: tuple[Tensor, ...], weights: tuple,
@@ -605,7 +616,10 @@ class OperationRecorder(OperationLog):
     def replay(self, keep: Callable[[str], bool]) -> Callable[[], None]:
         """A function that runs the recorded operations whose name passes ``keep``, in order,
         on fresh buffers laid out like the originals (random numbers; the values do not matter
-        for the time)."""
+        for the time).
+
+        Defined in book/07_performance.ipynb, section "Where the rest of the time goes".
+        """
         buffers: dict = {}
 
         def tensor(value):

@@ -16,6 +16,33 @@ __all__ = ["RNNBase", "RNN", "GRU", "LSTM"]
 
 
 # From book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+def _check_module_arguments(name: str, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                            bidirectional, proj_size) -> None:
+    """Raise an error that names the argument and what it should be if an argument of
+    :class:`RNNBase`'s constructor is wrong; warn if ``dropout`` would do nothing.
+
+    Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+    """
+    if proj_size != 0:
+        raise NotImplementedError(f"{name}: proj_size={proj_size} is not supported by the book's "
+                                  "modules (only proj_size=0, no projection)")
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                       ("num_layers", num_layers)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name}: {arg} should be an int, got {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
+    for arg, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}: {arg} should be a bool, got {type(value).__name__}")
+    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+        raise ValueError(f"{name}: dropout should be a number in [0, 1] (the probability of "
+                         f"zeroing an element), got {dropout!r}")
+    if dropout > 0 and num_layers == 1:  # stacklevel 3: the caller of the constructor
+        warnings.warn(f"{name}: dropout acts between layers, not after the last one, so "
+                      f"dropout={dropout} with num_layers=1 does nothing", stacklevel=3)
+
+
 class RNNBase(nn.Module):
     """What :class:`RNN`, :class:`GRU` and :class:`LSTM` share, written from scratch (Chapter 4).
 
@@ -47,51 +74,37 @@ class RNNBase(nn.Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device=None, dtype=None) -> None:
         super().__init__()
-        name = type(self).__name__
-        if proj_size != 0:
-            raise NotImplementedError(f"{name}: proj_size={proj_size} is not supported by the book's "
-                                      "modules (only proj_size=0, no projection)")
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                           ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{name}: {arg} should be an int, got {type(value).__name__}")
-            if value <= 0:
-                raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
-        for arg, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name}: {arg} should be a bool, got {type(value).__name__}")
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in [0, 1] (the probability of "
-                             f"zeroing an element), got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout acts between layers, not after the last one, so "
-                          f"dropout={dropout} with num_layers=1 does nothing", stacklevel=2)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
-        self.proj_size = 0
+        _check_module_arguments(type(self).__name__, input_size, hidden_size, num_layers, bias,
+                                batch_first, dropout, bidirectional, proj_size)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.dropout, self.proj_size = float(dropout), 0
         self.num_directions = 2 if bidirectional else 1
 
+        self._create_parameters(device, dtype)
+        self.reset_parameters()
+
+    def _create_parameters(self, device=None, dtype=None) -> None:
+        """Register the weights and biases of every layer and direction, in PyTorch's order and with
+        PyTorch's names; ``reset_parameters`` gives them their values.
+
+        Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
+        """
         factory = {"device": device, "dtype": dtype}
-        gate_size = self.num_gates * hidden_size
+        gate_size = self.num_gates * self.hidden_size
         self._weight_names: list[list[str]] = []  # [layer * num_directions + direction] -> names
-        for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else self.num_directions * hidden_size
+        for layer in range(self.num_layers):
+            layer_input_size = self.input_size if layer == 0 else self.num_directions * self.hidden_size
             for direction in range(self.num_directions):
                 suffix = "_reverse" if direction == 1 else ""
                 shapes = {f"weight_ih_l{layer}{suffix}": (gate_size, layer_input_size),
-                          f"weight_hh_l{layer}{suffix}": (gate_size, hidden_size)}
-                if bias:
+                          f"weight_hh_l{layer}{suffix}": (gate_size, self.hidden_size)}
+                if self.bias:
                     shapes[f"bias_ih_l{layer}{suffix}"] = (gate_size,)
                     shapes[f"bias_hh_l{layer}{suffix}"] = (gate_size,)
                 for param_name, shape in shapes.items():
                     self.register_parameter(param_name, nn.Parameter(torch.empty(shape, **factory)))
                 self._weight_names.append(list(shapes))
-        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Draw every parameter uniformly from [-1/sqrt(hidden_size), 1/sqrt(hidden_size)].
