@@ -9,12 +9,13 @@ Hand-written modules: :mod:`rnnbook.data` (corpus and synthetic tasks), :mod:`rn
 
 from rnnbook.modules import GRU, LSTM, RNN
 from rnnbook.shapes import describe
-from rnnbook.utils import add_to_class, agree, below, max_difference, set_seed, show_error
+from rnnbook.utils import add_to_class, agree, below, magnitude, max_difference, set_seed, show_error
 
 __all__ = [
     "set_seed",
     "agree",
     "below",
+    "magnitude",
     "max_difference",
     "show_error",
     "add_to_class",

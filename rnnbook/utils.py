@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "max_difference", "below", "agree", "show_error", "add_to_class"]
+__all__ = ["set_seed", "max_difference", "below", "magnitude", "agree", "show_error", "add_to_class"]
 
 
 def set_seed(seed: int = 0, num_threads: int = 1) -> None:
@@ -78,6 +78,21 @@ def below(value: float, tolerance: float) -> str:
     if not value < tolerance:  # also catches NaN
         raise AssertionError(f"{value:.3g} is not below {_short(tolerance)}")
     return f"below {_short(tolerance)}"
+
+
+def magnitude(value: float, smallest: float = 1e-4) -> str:
+    """A positive quantity that spans orders of magnitude (a gradient norm after ``k`` steps),
+    printed so that every CPU prints the same: two significant digits from ``smallest`` up, and
+    below it only a bound, the next power of ten (``"below 1e-7"`` for ``3.2e-8``), because the
+    digits of a tiny value are mostly round-off. Chapters 2 and 3 print their decay curves with it.
+    """
+    if not value >= 0:  # also catches NaN
+        raise ValueError(f"magnitude expects a value >= 0, got {value}")
+    if value >= smallest:
+        return f"{value:.1e}"
+    if value == 0:
+        return "0"
+    return below(value, 10.0 ** (math.floor(math.log10(value)) + 1))
 
 
 def agree(actual: Tensors, expected: Tensors, tolerance: float = 1e-12) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.utils import agree, below, max_difference, set_seed, show_error
+from rnnbook.utils import agree, below, magnitude, max_difference, set_seed, show_error
 
 
 def draws():
@@ -186,3 +186,24 @@ def test_show_error_lets_other_errors_through(capsys):
         with show_error(ValueError):
             raise TypeError("not this one")
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (2.345, "2.3e+00"),
+        (1e-4, "1.0e-04"),
+        (3.2e-8, "below 1e-7"),
+        (1e-8, "below 1e-7"),
+        (9.9e-5, "below 1e-4"),
+        (0.0, "0"),
+    ],
+)
+def test_magnitude_prints_digits_only_where_they_are_not_round_off(value, text):
+    assert magnitude(value) == text
+
+
+def test_magnitude_refuses_negative_and_nan():
+    for bad in (-1e-9, math.nan):
+        with pytest.raises(ValueError, match="value >= 0"):
+            magnitude(bad)
