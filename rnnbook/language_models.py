@@ -10,12 +10,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnbook.data import random_batches, sequential_batches
-from rnnbook.scratch import perplexity
+from rnnbook.scratch import record_point, train_step
 
 __all__ = ["RecurrentLM", "detach_state", "fit_language_model"]
 
 
-# From book/08_language_models.ipynb, section "Four recurrent language models".
+# From book/08_language_models.ipynb, section "Three recurrent language models".
 class RecurrentLM(nn.Module):
     """A character language model on a ``torch.nn`` recurrent layer (Chapter 8).
 
@@ -24,7 +24,7 @@ class RecurrentLM(nn.Module):
     indices of shape ``(n, T)`` and returns the logits ``(n, T, q)`` and the final state: ``h_n`` of
     shape ``(num_layers, n, h)``, or the pair ``(h_n, c_n)`` for the LSTM.
 
-    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
+    Defined in book/08_language_models.ipynb, section "Three recurrent language models".
     """
 
     cells = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -46,69 +46,78 @@ class RecurrentLM(nn.Module):
 def detach_state(state):
     """Cut the graph behind a recurrent state (a tensor or a tuple of tensors), keeping its values.
 
-    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
+    Defined in book/08_language_models.ipynb, section "Three recurrent language models".
     """
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
 
 
+def _minibatches(train_ids: Tensor, batches: str, batch_size: int, num_steps: int, generator):
+    """Yield ``(X, Y, first)``, pass after pass over ``train_ids``; ``first`` marks each pass's start.
+
+    Defined in book/08_language_models.ipynb, section "Three recurrent language models".
+    """
+    make_batches = random_batches if batches == "random" else sequential_batches
+    while True:
+        for i, (X, Y) in enumerate(make_batches(train_ids, batch_size, num_steps, generator=generator)):
+            yield X, Y, i == 0
+
+
+def _adam(model: nn.Module, lr: float, schedule: str, num_updates: int):
+    """Adam and a scheduler that keeps ``lr`` (``"constant"``) or lowers it by equation eq-cosine-schedule.
+
+    Defined in book/08_language_models.ipynb, section "Three recurrent language models".
+    """
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def factor(u):  # the learning rate after u updates is lr * factor(u)
+        return 1.0 if schedule == "constant" else (1 + math.cos(math.pi * u / num_updates)) / 2
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def fit_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *, num_updates: int,
                        batches: str = "random", batch_size: int = 32, num_steps: int = 64,
-                       lr: float = 3e-3, max_norm: float = 1.0, eval_every: int = 50,
-                       eval_at: tuple[int, ...] = (), seed: int = 0, log=print) -> dict[str, list]:
+                       lr: float = 3e-3, schedule: str = "constant", max_norm: float = 1.0,
+                       eval_every: int = 50, eval_at: tuple[int, ...] = (), eval_first: bool = True,
+                       seed: int = 0, log=print) -> dict[str, list]:
     """Train a language model with Adam and global-norm clipping (Chapter 8).
 
     ``batches="random"``: shuffled windows, each started from a zero state (as in Chapter 1).
     ``batches="sequential"``: truncated BPTT; row ``i`` of a minibatch continues row ``i`` of the
     previous one, so the final state is carried over, detached (equation eq-tbptt); it is reset
-    at the start of every pass over the data. The validation perplexity is measured before
-    training, every ``eval_every`` updates, after each update count in ``eval_at``
-    and at the end. ``seconds`` is the CPU time (``time.process_time``) spent in the updates,
-    evaluation excluded: with one thread it equals the wall-clock time on an idle machine, and
-    other jobs sharing the machine do not inflate it (with several threads it adds up their
-    times). Returns the history: ``update``, ``train_perplexity`` (mean over the
-    updates since the previous point), ``valid_perplexity``, ``seconds``.
+    at the start of every pass over the data. ``schedule="constant"`` keeps the learning rate
+    ``lr``; ``"cosine"`` lowers it to 0 over the run (equation eq-cosine-schedule). The
+    validation perplexity is measured before training (if ``eval_first``), every ``eval_every``
+    updates, after each update count in ``eval_at`` and at the end. ``seconds`` is the CPU time
+    spent in the updates (``time.process_time``, evaluation excluded): with one thread, the
+    wall-clock time of an idle machine. Returns the history: ``update``, ``train_perplexity``
+    (mean over the updates since the previous point), ``valid_perplexity``, ``seconds``.
 
-    Defined in book/08_language_models.ipynb, section "Four recurrent language models".
+    Defined in book/08_language_models.ipynb, section "Three recurrent language models".
     """
     if batches not in ("random", "sequential"):
         raise ValueError(f"batches must be 'random' or 'sequential', got {batches!r}")
-    make_batches = random_batches if batches == "random" else sequential_batches
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.eval()
-    history = {"update": [0], "train_perplexity": [float("nan")],
-               "valid_perplexity": [perplexity(model, valid_ids)], "seconds": [0.0]}
+    optimizer, scheduler = _adam(model, lr, schedule, num_updates)
+    history = {"update": [], "train_perplexity": [], "valid_perplexity": [], "seconds": []}
+    if eval_first:
+        record_point(history, model, valid_ids, 0, [], 0.0)
     model.train()
-    update, running, seconds = 0, [], 0.0
-    while update < num_updates:
-        state = None
-        for X, Y in make_batches(train_ids, batch_size, num_steps, generator=generator):
-            start = time.process_time()
-            if batches == "random" or state is None:
-                logits, state = model(X)
-            else:
-                logits, state = model(X, detach_state(state))
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            optimizer.step()
-            seconds += time.process_time() - start
-            running.append(loss.item())
-            update += 1
-            if update % eval_every == 0 or update in eval_at or update == num_updates:
-                model.eval()
-                valid = perplexity(model, valid_ids)
-                model.train()
-                history["update"].append(update)
-                history["train_perplexity"].append(math.exp(sum(running) / len(running)))
-                history["valid_perplexity"].append(valid)
-                history["seconds"].append(seconds)
-                log(f"update {update:4d}  train {history['train_perplexity'][-1]:6.2f}  "
-                    f"valid {valid:6.2f}  ({seconds:.1f} s)")
-                running = []
-            if update == num_updates:
-                break
+    losses, seconds, state = [], 0.0, None
+    minibatches = _minibatches(train_ids, batches, batch_size, num_steps, torch.Generator().manual_seed(seed))
+    for update, (X, Y, first) in zip(range(1, num_updates + 1), minibatches):
+        start = time.process_time()
+        carried = None if batches == "random" or first else detach_state(state)
+        loss, state = train_step(model, X, Y, carried, optimizer, max_norm, clip=nn.utils.clip_grad_norm_)
+        scheduler.step()
+        seconds += time.process_time() - start
+        losses.append(loss.item())
+        if update % eval_every == 0 or update in eval_at or update == num_updates:
+            record_point(history, model, valid_ids, update, losses, seconds)
+            log(f"update {update:4d}  train {history['train_perplexity'][-1]:6.2f}  "
+                f"valid {history['valid_perplexity'][-1]:6.2f}  ({seconds:.1f} s)")
+            losses = []
     return history

@@ -16,6 +16,8 @@ __all__ = [
     "RNNLMScratch",
     "perplexity",
     "clip_gradients",
+    "train_step",
+    "record_point",
     "train_language_model",
     "generate",
     "RNNLMTorch",
@@ -118,6 +120,38 @@ def clip_gradients(parameters, max_norm: float) -> float:
 
 
 # From book/01_rnn_from_scratch.ipynb, section "Training".
+def train_step(model: nn.Module, X: Tensor, Y: Tensor, state, optimizer: torch.optim.Optimizer,
+               max_norm: float, clip=clip_gradients) -> tuple[Tensor, object]:
+    """One update on the minibatch ``(X, Y)`` from ``state`` (``None``: zeros): the cross-entropy,
+    its gradient, clipping by ``clip(parameters, max_norm)`` (equation eq-clip-global-norm) and an
+    optimizer step. Returns the loss and the model's final state (Chapter 1).
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "Training".
+    """
+    logits, state = model(X, state)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    clip(list(model.parameters()), max_norm)
+    optimizer.step()
+    return loss, state
+
+
+def record_point(history: dict[str, list], model: nn.Module, valid_ids: Tensor, update: int,
+                 losses: list[float], seconds: float) -> None:
+    """Append the point after ``update`` updates to ``history``: the validation perplexity (in
+    eval mode), the training perplexity over ``losses`` (NaN if there are none), ``seconds``.
+
+    Defined in book/01_rnn_from_scratch.ipynb, section "Training".
+    """
+    model.eval()
+    history["valid_perplexity"].append(perplexity(model, valid_ids))
+    model.train()
+    history["update"].append(update)
+    history["train_perplexity"].append(math.exp(sum(losses) / len(losses)) if losses else float("nan"))
+    history["seconds"].append(seconds)
+
+
 def train_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *,
                          num_updates: int, batch_size: int = 32, num_steps: int = 64,
                          lr: float = 3e-3, max_norm: float = 1.0, eval_every: int = 100,
@@ -133,28 +167,18 @@ def train_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor,
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"update": [], "train_perplexity": [], "valid_perplexity": [], "seconds": []}
-    update, running, start = 0, [], time.perf_counter()
+    update, losses, start = 0, [], time.perf_counter()
     while update < num_updates:
         for X, Y in random_batches(train_ids, batch_size, num_steps, generator=generator):
-            logits, _ = model(X)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            clip_gradients(list(model.parameters()), max_norm)
-            optimizer.step()
-            running.append(loss.item())
+            loss, _ = train_step(model, X, Y, None, optimizer, max_norm)
+            losses.append(loss.item())
             update += 1
             if update % eval_every == 0 or update == num_updates:
-                model.eval()
-                valid = perplexity(model, valid_ids)
-                model.train()
-                history["update"].append(update)
-                history["train_perplexity"].append(math.exp(sum(running) / len(running)))
-                history["valid_perplexity"].append(valid)
-                history["seconds"].append(time.perf_counter() - start)
+                record_point(history, model, valid_ids, update, losses, time.perf_counter() - start)
                 log(f"update {update:5d}  train perplexity {history['train_perplexity'][-1]:6.2f}  "
-                    f"valid perplexity {valid:6.2f}  ({history['seconds'][-1]:.0f} s)")
-                running = []
+                    f"valid perplexity {history['valid_perplexity'][-1]:6.2f}  "
+                    f"({history['seconds'][-1]:.0f} s)")
+                losses = []
             if update == num_updates:
                 break
     return history

@@ -29,6 +29,7 @@ LIBRARY_TESTS = [
     "test_bidirectional.py",
     "test_fast.py",
     "test_markov.py",
+    "test_language_models.py",
     "test_diagrams.py",
 ]
 
