@@ -28,6 +28,14 @@ def test_recurrent_lm_shapes_and_state(cell, num_layers):
         assert not s.requires_grad
 
 
+def _fit_on_periodic_text(model, length, train_length, **options):
+    """``fit_language_model`` on the periodic text 0 1 2 3 4 0 1 ... (easy to learn), silently;
+    the first ``train_length`` tokens train, the rest validate."""
+    torch.manual_seed(0)
+    ids = torch.arange(length) % 5
+    return fit_language_model(model, ids[:train_length], ids[train_length:], log=lambda _: None, **options)
+
+
 class _StateRecorder(nn.Module):
     """Wraps a language model and records, in training mode, the state each call received."""
 
@@ -43,21 +51,9 @@ class _StateRecorder(nn.Module):
 
 @pytest.mark.parametrize("batches", ["random", "sequential"])
 def test_fit_language_model_carries_state_only_when_sequential(batches):
-    torch.manual_seed(0)
-    ids = torch.arange(3000) % 5  # a periodic text: easy to learn
     recorder = _StateRecorder(RecurrentLM(5, 16, "gru"))
-    history = fit_language_model(
-        recorder,
-        ids[:2500],
-        ids[2500:],
-        num_updates=40,
-        batch_size=4,
-        num_steps=8,
-        lr=0.02,
-        eval_every=20,
-        batches=batches,
-        log=lambda _: None,
-    )
+    options = dict(num_updates=40, batch_size=4, num_steps=8, lr=0.02, eval_every=20)
+    history = _fit_on_periodic_text(recorder, 3000, 2500, batches=batches, **options)
     assert history["update"] == [0, 20, 40]
     assert history["valid_perplexity"][-1] < 0.5 * history["valid_perplexity"][0]
     assert len(recorder.received) == 40
@@ -68,24 +64,13 @@ def test_fit_language_model_carries_state_only_when_sequential(batches):
         carried = [state for state in recorder.received[1:] if state is not None]
         assert len(carried) >= 30 and not any(state.requires_grad for state in carried)
     with pytest.raises(ValueError, match="'random' or 'sequential'"):
-        fit_language_model(recorder, ids, ids, num_updates=1, batches="shuffled")
+        _fit_on_periodic_text(recorder, 100, 50, num_updates=1, batches="shuffled")
 
 
 def test_fit_language_model_evaluates_at_the_requested_updates():
     """Chapter 8 reads each model at the update where it has spent the arithmetic budget."""
-    torch.manual_seed(0)
-    ids = torch.arange(600) % 5
-    history = fit_language_model(
-        RecurrentLM(5, 8, "rnn"),
-        ids[:500],
-        ids[500:],
-        num_updates=12,
-        batch_size=2,
-        num_steps=4,
-        eval_every=5,
-        eval_at=(3, 10, 12),
-        log=lambda _: None,
-    )
+    options = dict(num_updates=12, batch_size=2, num_steps=4, eval_every=5, eval_at=(3, 10, 12))
+    history = _fit_on_periodic_text(RecurrentLM(5, 8, "rnn"), 600, 500, **options)
     assert history["update"] == [0, 3, 5, 10, 12]
     assert len(history["valid_perplexity"]) == len(history["seconds"]) == 5
     assert history["seconds"] == sorted(history["seconds"])
@@ -103,38 +88,15 @@ def test_fit_language_model_cosine_schedule():
             optimizer.step()
             scheduler.step()
         assert rates == pytest.approx(expected, rel=1e-12)
-    torch.manual_seed(0)
-    ids = torch.arange(3000) % 5
-    history = fit_language_model(
-        model,
-        ids[:2500],
-        ids[2500:],
-        num_updates=40,
-        batch_size=4,
-        num_steps=8,
-        lr=0.02,
-        schedule="cosine",
-        eval_every=20,
-        log=lambda _: None,
-    )
+    options = dict(num_updates=40, batch_size=4, num_steps=8, lr=0.02, eval_every=20)
+    history = _fit_on_periodic_text(model, 3000, 2500, schedule="cosine", **options)
     assert history["update"] == [0, 20, 40]
     assert history["valid_perplexity"][-1] < 0.5 * history["valid_perplexity"][0]
     with pytest.raises(ValueError, match="'constant' or 'cosine'"):
-        fit_language_model(model, ids, ids, num_updates=1, schedule="linear")
+        _fit_on_periodic_text(model, 100, 50, num_updates=1, schedule="linear")
 
 
 def test_fit_language_model_can_skip_the_evaluation_before_training():
-    torch.manual_seed(0)
-    ids = torch.arange(600) % 5
-    history = fit_language_model(
-        RecurrentLM(5, 8, "rnn"),
-        ids[:500],
-        ids[500:],
-        num_updates=10,
-        batch_size=2,
-        num_steps=4,
-        eval_every=5,
-        eval_first=False,
-        log=lambda _: None,
-    )
+    options = dict(num_updates=10, batch_size=2, num_steps=4, eval_every=5, eval_first=False)
+    history = _fit_on_periodic_text(RecurrentLM(5, 8, "rnn"), 600, 500, **options)
     assert history["update"] == [5, 10] and len(history["valid_perplexity"]) == 2

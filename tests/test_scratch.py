@@ -260,18 +260,8 @@ def test_training_reduces_perplexity_on_a_tiny_problem():
         torch.manual_seed(seed)
         model = RNNLMScratch(len(vocab), 16)
         before = perplexity(model, valid_ids)
-        history = train_language_model(
-            model,
-            train_ids,
-            valid_ids,
-            num_updates=40,
-            batch_size=8,
-            num_steps=10,
-            lr=0.02,
-            eval_every=20,
-            seed=seed,
-            log=lambda _: None,
-        )
+        options = dict(num_updates=40, batch_size=8, num_steps=10, lr=0.02, eval_every=20, seed=seed)
+        history = train_language_model(model, train_ids, valid_ids, log=lambda _: None, **options)
         assert before > 3.5  # near 5, the vocabulary size: an untrained model guesses
         assert history["valid_perplexity"][-1] < 1.5, (seed, history)
         assert history["valid_perplexity"][-1] == perplexity(model, valid_ids)  # it reports the trained model
@@ -284,16 +274,8 @@ def test_training_history_log_and_calls():
     torch.manual_seed(0)
     model = Recorder(RNNLMScratch(len(vocab), 4))
     lines = []
-    history = train_language_model(
-        model,
-        train_ids,
-        valid_ids,
-        num_updates=25,
-        batch_size=4,
-        num_steps=6,
-        eval_every=10,
-        log=lines.append,
-    )
+    options = dict(num_updates=25, batch_size=4, num_steps=6, eval_every=10)
+    history = train_language_model(model, train_ids, valid_ids, log=lines.append, **options)
     assert set(history) == {"update", "train_perplexity", "valid_perplexity", "seconds"}
     assert history["update"] == [10, 20, 25]  # every eval_every updates, and at the end
     assert all(len(v) == 3 for v in history.values())
@@ -317,17 +299,8 @@ def test_training_is_reproducible_from_its_seed():
     def run(seed):
         torch.manual_seed(0)
         model = RNNLMScratch(len(vocab), 4)
-        history = train_language_model(
-            model,
-            train_ids,
-            valid_ids,
-            num_updates=6,
-            batch_size=4,
-            num_steps=6,
-            eval_every=3,
-            seed=seed,
-            log=lambda _: None,
-        )
+        options = dict(num_updates=6, batch_size=4, num_steps=6, eval_every=3, seed=seed)
+        history = train_language_model(model, train_ids, valid_ids, log=lambda _: None, **options)
         return history["train_perplexity"] + history["valid_perplexity"], model.W_hh.detach().clone()
 
     a, b, c = run(1), run(1), run(2)
