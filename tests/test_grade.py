@@ -57,7 +57,6 @@ class Grader:
     ``folder`` holds the submissions, the private tests and the outputs, owned by the grader's
     user; ``library`` is the ``rnnbook`` package that Python imports."""
 
-    name: str
     python: str
     folder: Path
     library: Path = ROOT / "rnnbook"
@@ -75,7 +74,7 @@ class Grader:
                 os.chown(item, self.uid, self.uid, follow_symlinks=False)
 
 
-THIS_USER = Grader("root" if os.geteuid() == 0 else "this user", sys.executable, Path())
+THIS_USER = Grader(sys.executable, Path())
 
 
 def _grade(
@@ -129,14 +128,13 @@ def _normal_user_grader(base: Path) -> Grader:
     base.chmod(0o755)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [str(Path(folder, version)) for folder in ("/usr/bin", "/usr/local/bin", "/opt/python/bin")]
-    usable = [
+    runs = [
         c
         for c in candidates
         if os.path.exists(c)
-        and subprocess.run([*prefix, c, "-c", "pass"], cwd="/", capture_output=True, check=False).returncode
-        == 0
+        and subprocess.run([*prefix, c, "-c", "pass"], cwd="/", capture_output=True).returncode == 0
     ]
-    if not usable:
+    if not runs:
         pytest.skip(f"no {version} outside root's folders for a normal user to run (tried {candidates})")
     environment = base / "environment"
     environment.mkdir()
@@ -148,19 +146,12 @@ def _normal_user_grader(base: Path) -> Grader:
     checkout = base / "checkout"
     shutil.copytree(ROOT / "rnnbook", checkout / "rnnbook", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "solutions", checkout / "solutions")
-    python = _environment(usable[0], environment / "venv", [checkout, *links])
+    python = _environment(runs[0], environment / "venv", [checkout, *links])
     folder = base / "work"
     folder.mkdir(mode=0o700)
     os.chown(folder, uid, uid)
     grader = Grader(
-        "a normal user",
-        str(python),
-        folder,
-        checkout / "rnnbook",
-        checkout / "solutions",
-        prefix,
-        {"HOME": str(folder)},
-        uid,
+        str(python), folder, checkout / "rnnbook", checkout / "solutions", prefix, {"HOME": str(folder)}, uid
     )
     probe = subprocess.run(
         [*prefix, str(python), "-c", "import rnnbook, torch; print(rnnbook.__file__)"],
@@ -457,7 +448,7 @@ def grader(request, tmp_path_factory):
     """Who grades the hostile batch: the user running the tests (root in CI), and a normal user,
     for whom bubblewrap makes the namespaces through a user namespace and no cgroup is writable."""
     if request.param == "this user":
-        yield Grader(THIS_USER.name, sys.executable, tmp_path_factory.mktemp("hostile"))
+        yield Grader(sys.executable, tmp_path_factory.mktemp("hostile"))
         return
     base = Path(tempfile.mkdtemp(prefix="rnnbook-normal-user-"))
     try:
