@@ -92,10 +92,9 @@ def fit_language_model(model: nn.Module, train_ids: Tensor, valid_ids: Tensor, *
     at the start of every pass over the data. ``schedule="constant"`` keeps the learning rate
     ``lr``; ``"cosine"`` lowers it to 0 over the run (equation eq-cosine-schedule). The
     validation perplexity is measured before training (if ``eval_first``), every ``eval_every``
-    updates, after each update count in ``eval_at`` and at the end. ``seconds`` is the CPU time
-    spent in the updates (``time.process_time``, evaluation excluded): with one thread, the
-    wall-clock time of an idle machine. Returns the history: ``update``, ``train_perplexity``
-    (mean over the updates since the previous point), ``valid_perplexity``, ``seconds``.
+    updates, after each update in ``eval_at`` and at the end. Returns the history: ``update``,
+    ``train_perplexity`` (mean since the previous point), ``valid_perplexity`` and ``seconds``, the
+    CPU time of the updates without evaluation (with one thread, the wall time of an idle machine).
 
     Defined in book/08_language_models.ipynb, section "Three recurrent language models".
     """

@@ -256,14 +256,13 @@ class RNNBase(nn.Module):
     def forward(self, input: Tensor, hx=None):
         """Run the stacked network over a sequence.
 
-        ``input``: ``(T, n, d)``, or ``(n, T, d)`` if ``batch_first``, or ``(T, d)`` unbatched,
-        with ``d = input_size``. ``hx``: the initial state ``(num_layers * num_directions, n,
-        hidden_size)`` (2-D without ``n`` if unbatched; a pair ``(h_0, c_0)`` for the LSTM),
-        zeros if None.
-        Returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for the LSTM): ``output`` holds the
-        last layer's hidden states at every step, ``(T, n, num_directions * hidden_size)`` (batch
-        first if ``batch_first``), and ``h_n[layer * num_directions + direction]`` the final state
-        of that layer and direction. ``batch_first`` does not apply to ``h_n``.
+        ``input``: ``(T, n, d)``, or ``(n, T, d)`` if ``batch_first``, or ``(T, d)`` unbatched, with
+        ``d = input_size``. ``hx``: the initial state ``(num_layers * num_directions, n, hidden_size)``
+        (without ``n`` if unbatched; a pair ``(h_0, c_0)`` for the LSTM), zeros if None. Returns
+        ``(output, h_n)`` (``(output, (h_n, c_n))`` for the LSTM): ``output`` holds the last layer's
+        hidden states at every step, ``(T, n, num_directions * hidden_size)`` (batch first if
+        ``batch_first``, which does not apply to ``h_n``), and ``h_n[layer * num_directions +
+        direction]`` the final state of that layer and direction.
 
         Defined in book/04_deep_rnns.ipynb, section "Modules with PyTorch's interface".
         """

@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-# _adam, private to the module, is tested here directly: the schedule is not visible from outside
-from rnnbook.language_models import RecurrentLM, _adam, detach_state, fit_language_model
+from rnnbook.language_models import RecurrentLM, detach_state, fit_language_model
 
 
 @pytest.mark.parametrize("cell, num_layers", [("rnn", 1), ("gru", 2), ("lstm", 1)])
@@ -76,18 +75,26 @@ def test_fit_language_model_evaluates_at_the_requested_updates():
     assert history["seconds"] == sorted(history["seconds"])
 
 
-def test_fit_language_model_cosine_schedule():
-    """Equation eq-cosine-schedule: the learning rate falls from lr towards 0 along a half cosine."""
-    model = RecurrentLM(5, 8, "gru")
+def test_fit_language_model_cosine_schedule(monkeypatch):
+    """Equation eq-cosine-schedule: the learning rate falls from lr towards 0 along a half cosine.
+
+    The rate of every update is read from the optimizer as each update is made."""
+    rates = []
+    adam_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
     cosine = [0.02 * (1 + math.cos(math.pi * u / 4)) / 2 for u in range(4)]
+    options = dict(num_updates=4, batch_size=4, num_steps=8, lr=0.02, eval_every=4)
     for schedule, expected in [("constant", [0.02] * 4), ("cosine", cosine)]:
-        optimizer, scheduler = _adam(model, 0.02, schedule, num_updates=4)
-        rates = []
-        for _ in range(4):
-            rates.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
-            scheduler.step()
+        rates.clear()
+        _fit_on_periodic_text(RecurrentLM(5, 8, "gru"), 300, 250, schedule=schedule, **options)
         assert rates == pytest.approx(expected, rel=1e-12)
+    monkeypatch.undo()
+    model = RecurrentLM(5, 8, "gru")
     options = dict(num_updates=40, batch_size=4, num_steps=8, lr=0.02, eval_every=20)
     history = _fit_on_periodic_text(model, 3000, 2500, schedule="cosine", **options)
     assert history["update"] == [0, 20, 40]

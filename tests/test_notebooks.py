@@ -156,3 +156,36 @@ def test_every_notebook_installs_the_library_it_needs_first(path):
         f"{path.name}: the first code cell should install rnnbook=={version()}: "
         "run .venv/bin/python tools/install_cell.py"
     )
+
+
+MAX_CELL_LINES = 40  # issue 14: no code cell a learner must read is longer than about 40 lines
+FOLDED_TAGS = {"hide-input", "remove-input", "remove-cell"}  # folded or left out of the page
+
+
+def long_cells(cells, max_lines=MAX_CELL_LINES):
+    """``(index, lines)`` of the code cells a reader sees in full that are longer than ``max_lines``."""
+    return [
+        (index, _code(cell).count("\n") + 1)
+        for index, cell in enumerate(cells)
+        if cell.get("cell_type") == "code"
+        and not FOLDED_TAGS & set(cell.get("metadata", {}).get("tags", []))
+        and _code(cell).count("\n") + 1 > max_lines
+    ]
+
+
+def test_long_cell_detector():
+    short, long = "x = 1\n" * 39 + "y = 2", "x = 1\n" * 40 + "y = 2"
+    cells = [
+        {"cell_type": "code", "source": short},
+        {"cell_type": "code", "source": long},
+        {"cell_type": "code", "source": long, "metadata": {"tags": ["hide-input"]}},
+        {"cell_type": "markdown", "source": long},
+    ]
+    assert long_cells(cells) == [(1, 41)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_cell_a_reader_sees_is_longer_than_40_lines(path):
+    """A class or function that needs more is built up over several cells (rnnbook.add_to_class);
+    argument checks and plotting boilerplate are folded (hide-input)."""
+    assert not long_cells(_cells(path)), f"{path.name}: (cell, lines) {long_cells(_cells(path))}"

@@ -214,7 +214,7 @@ def padding_error(lengths):
 # YOUR CODE HERE: print padding_error for a few batches of lengths  # EXERCISE
 # BEGIN SOLUTION NO PROMPT
 for lengths in ([5, 2, 4], [3, 3, 1], [6, 1]):
-    print(lengths, [f"{v:.1e}" for v in padding_error(lengths).tolist()])
+    print(lengths, [rnnbook.magnitude(v, smallest=1e-6) for v in padding_error(lengths).tolist()])
 # END SOLUTION
 
 # %%

@@ -18,7 +18,8 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import load_corpus
-from rnnbook.grading.judging import Mistake, call_case, choice_case, judged_case, question, random_tensor
+from rnnbook.grading.inputs import random_tensor
+from rnnbook.grading.judging import Mistake, call_case, choice_case, judged_case, question
 from rnnbook.grading.model import Case, ExerciseSet, Request
 from rnnbook.scratch import RNNLMScratch, clip_gradients, rnn_layer_forward
 

@@ -22,14 +22,8 @@ from rnnbook.bptt import (
     stacked_rnn_backward,
     stacked_rnn_forward_with_cache,
 )
-from rnnbook.grading.judging import (
-    call_case,
-    choice_case,
-    judged_case,
-    question,
-    question_from_builder,
-    random_tensor,
-)
+from rnnbook.grading.inputs import random_tensor
+from rnnbook.grading.judging import call_case, choice_case, judged_case, question, question_from_builder
 from rnnbook.grading.model import Case, ExerciseSet, Request
 
 __all__ = ["EXERCISE_SET", "step_backward_case", "bptt_case", "stacked_shapes_case", "stacked_forward_case",

@@ -18,15 +18,8 @@ import torch
 from torch import nn
 
 from rnnbook.cells import gru_cell, lstm_cell
-from rnnbook.grading.judging import (
-    Mistake,
-    call_case,
-    choice_case,
-    question,
-    question_from_builder,
-    random_layer,
-    random_tensor,
-)
+from rnnbook.grading.inputs import random_layer, random_tensor
+from rnnbook.grading.judging import Mistake, call_case, choice_case, question, question_from_builder
 from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.modules import GRU, LSTM, RNN
 
@@ -79,12 +72,17 @@ RESET_HINT = ("in PyTorch's form the reset gate multiplies (h W_hn^T + b_hn), af
               "W_hn; your result matches r applied to h before the product (Cho et al.'s form).")
 
 
+def _swapped_gates(cell, args: tuple, gates: int, i: int, j: int, hint: str) -> Mistake:
+    """The mistake of reading the weight blocks of gates ``i`` and ``j`` the other way round."""
+    x, state, *weights = args
+    return Mistake(hint, lambda: cell(x, state, *_swap_chunks(tuple(weights), gates, i, j)))
+
+
 def gru_mistakes(args: tuple) -> tuple[Mistake, ...]:
-    x, h, *weights = args
     return (
-        Mistake("the gate blocks are stacked r, z, n in weight_ih, weight_hh and the biases; your result "
-                "matches reading the first two blocks the other way round (z, r).",
-                lambda: gru_cell(x, h, *_swap_chunks(tuple(weights), 3, 0, 1))),
+        _swapped_gates(gru_cell, args, 3, 0, 1, "the gate blocks are stacked r, z, n in weight_ih, weight_hh "
+                       "and the biases; your result matches reading the first two blocks the other way "
+                       "round (z, r)."),
         Mistake(RESET_HINT, lambda: gru_reset_before_product(*args)),
         Mistake("the update gate keeps the old state: h_t = (1 - z) * n + z * h; your result matches "
                 "z * n + (1 - z) * h.", lambda: _gru_update_swapped(*args)),
@@ -92,11 +90,10 @@ def gru_mistakes(args: tuple) -> tuple[Mistake, ...]:
 
 
 def lstm_mistakes(args: tuple) -> tuple[Mistake, ...]:
-    x, state, *weights = args
     return (
-        Mistake("the gate blocks are stacked i, f, g, o (g, the cell candidate, before o, the output "
-                "gate); your result matches reading them as i, f, o, g.",
-                lambda: lstm_cell(x, state, *_swap_chunks(tuple(weights), 4, 2, 3))),
+        _swapped_gates(lstm_cell, args, 4, 2, 3, "the gate blocks are stacked i, f, g, o (g, the cell "
+                       "candidate, before o, the output gate); your result matches reading them as "
+                       "i, f, o, g."),
         Mistake("return (h, c) in that order: your result has the two swapped.",
                 lambda: tuple(reversed(lstm_cell(*args)))),
     )

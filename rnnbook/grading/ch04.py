@@ -18,17 +18,15 @@ import torch
 from torch import nn
 
 from rnnbook.cells import rnn_cell
+from rnnbook.grading.inputs import loaded_module, random_layer, random_tensor
 from rnnbook.grading.judging import (
     Mistake,
     call_case,
     choice_case,
     compare_output_states,
     compare_value,
-    loaded_module,
     question,
     question_from_builder,
-    random_layer,
-    random_tensor,
 )
 from rnnbook.grading.model import Case, ExerciseSet, Verdict
 from rnnbook.modules import GRU, LSTM

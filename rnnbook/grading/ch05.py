@@ -15,18 +15,15 @@ import functools
 
 import torch
 
+from rnnbook.grading.inputs import loaded_module, random_layer, random_tensor, seeded_module
 from rnnbook.grading.judging import (
     Mistake,
     call_case,
     choice_case,
     describe_answer,
-    loaded_module,
     question,
     question_from_builder,
-    random_layer,
-    random_tensor,
     relative_close,
-    seeded_module,
 )
 from rnnbook.grading.model import Case, ExerciseSet, Verdict
 from rnnbook.modules import GRU, LSTM, RNN
@@ -100,8 +97,8 @@ def _reference_shapes(kind, T, n, d, h, L, batch_first):
             None if last is None else tuple(last.shape))
 
 
-def bidirectional_shapes_case(label: str, kind: str, T: int, n: int, d: int, h: int, L: int,
-                              batch_first: bool, *, hidden: bool = True, points: float = 1.0) -> Case:
+def bidirectional_shapes_case(label: str, kind: str, T: int, n: int, d: int, h: int, L: int, *,
+                              batch_first: bool = False, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``bidirectional_shapes(kind, T, n, d, h, L, batch_first)``."""
     args = (kind, T, n, d, h, L, batch_first)
     return call_case("q3", "bidirectional_shapes", label, args, lambda: _reference_shapes(*args),
@@ -110,11 +107,13 @@ def bidirectional_shapes_case(label: str, kind: str, T: int, n: int, d: int, h: 
 
 
 Q3 = question(3, ("bidirectional_shapes",), public=lambda g: [
-    bidirectional_shapes_case("GRU, T=5, n=4, d=2, h=3, 2 layers", "GRU", 5, 4, 2, 3, 2, False, hidden=False),
+    bidirectional_shapes_case("GRU, T=5, n=4, d=2, h=3, 2 layers", "GRU", 5, 4, 2, 3, 2, hidden=False),
 ], hidden=lambda g: [
-    bidirectional_shapes_case("LSTM, batch_first, T=7, n=2, d=5, h=4, 3 layers", "LSTM", 7, 2, 5, 4, 3, True),
-    bidirectional_shapes_case("RNN, one layer, T=3, n=1, d=6, h=2", "RNN", 3, 1, 6, 2, 1, False),
-    bidirectional_shapes_case("GRU, batch_first, T=2, n=9, d=3, h=3, 2 layers", "GRU", 2, 9, 3, 3, 2, True),
+    bidirectional_shapes_case("LSTM, batch_first, T=7, n=2, d=5, h=4, 3 layers", "LSTM", 7, 2, 5, 4, 3,
+                              batch_first=True),
+    bidirectional_shapes_case("RNN, one layer, T=3, n=1, d=6, h=2", "RNN", 3, 1, 6, 2, 1),
+    bidirectional_shapes_case("GRU, batch_first, T=2, n=9, d=3, h=3, 2 layers", "GRU", 2, 9, 3, 3, 2,
+                              batch_first=True),
 ])
 
 

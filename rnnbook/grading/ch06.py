@@ -20,15 +20,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from rnnbook.grading.judging import (
-    call_case,
-    choice_case,
-    compare_tensor,
-    describe_answer,
-    question,
-    random_tensor,
-    seeded_module,
-)
+from rnnbook.grading.inputs import random_tensor, seeded_module
+from rnnbook.grading.judging import call_case, choice_case, compare_tensor, describe_answer, question
 from rnnbook.grading.model import Case, ExerciseSet, Verdict
 
 __all__ = ["EXERCISE_SET", "predict_shapes_case", "last_real_steps_case", "last_layer_summary_case",

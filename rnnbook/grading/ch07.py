@@ -19,17 +19,15 @@ import torch
 
 from rnnbook.cells import gru_cell
 from rnnbook.fast import recurrent_flops
+from rnnbook.grading.inputs import loaded_module, random_layer, random_tensor
 from rnnbook.grading.judging import (
     call_case,
     choice_case,
     compare_output_states,
     compare_parts,
     describe_answer,
-    loaded_module,
     question,
     question_from_builder,
-    random_layer,
-    random_tensor,
 )
 from rnnbook.grading.model import Case, ExerciseSet, Verdict
 from rnnbook.modules import GRU, RNN
@@ -96,8 +94,8 @@ def _compare_flops(expected, got, names):
     return Verdict(False, f"{verdict.message}; {'; '.join(ratios)}")
 
 
-def count_flops_case(label: str, mode: str, T: int, n: int, d: int, h: int, num_layers: int,
-                     bidirectional: bool, *, hidden: bool = True, points: float = 1.0) -> Case:
+def count_flops_case(label: str, mode: str, T: int, n: int, d: int, h: int, num_layers: int, *,
+                     bidirectional: bool = False, hidden: bool = True, points: float = 1.0) -> Case:
     """A test of ``count_flops(mode, T, n, d, h, num_layers, bidirectional)`` -> ``(step, forward)``."""
     def reference():
         flops = recurrent_flops(mode, T, n, d, h, num_layers=num_layers, bidirectional=bidirectional)
@@ -108,12 +106,14 @@ def count_flops_case(label: str, mode: str, T: int, n: int, d: int, h: int, num_
 
 
 Q3 = question(3, ("count_flops",), public=lambda g: [
-    count_flops_case("GRU, T=35, n=32, d=28, h=256, 1 layer", "GRU", 35, 32, 28, 256, 1, False, hidden=False),
+    count_flops_case("GRU, T=35, n=32, d=28, h=256, 1 layer", "GRU", 35, 32, 28, 256, 1, hidden=False),
 ], hidden=lambda g: [
-    count_flops_case("RNN, T=10, n=4, d=3, h=5, 1 layer", "RNN", 10, 4, 3, 5, 1, False),
-    count_flops_case("LSTM, T=7, n=2, d=6, h=8, 3 layers", "LSTM", 7, 2, 6, 8, 3, False),
-    count_flops_case("GRU, bidirectional, T=5, n=3, d=4, h=7, 2 layers", "GRU", 5, 3, 4, 7, 2, True),
-    count_flops_case("LSTM, bidirectional, T=1, n=1, d=9, h=2, 1 layer", "LSTM", 1, 1, 9, 2, 1, True),
+    count_flops_case("RNN, T=10, n=4, d=3, h=5, 1 layer", "RNN", 10, 4, 3, 5, 1),
+    count_flops_case("LSTM, T=7, n=2, d=6, h=8, 3 layers", "LSTM", 7, 2, 6, 8, 3),
+    count_flops_case("GRU, bidirectional, T=5, n=3, d=4, h=7, 2 layers", "GRU", 5, 3, 4, 7, 2,
+                     bidirectional=True),
+    count_flops_case("LSTM, bidirectional, T=1, n=1, d=9, h=2, 1 layer", "LSTM", 1, 1, 9, 2, 1,
+                     bidirectional=True),
 ])
 
 

@@ -20,7 +20,8 @@ import torch
 from torch.nn import functional as F
 
 from rnnbook.data import sequential_batches
-from rnnbook.grading.judging import call_case, choice_case, question, question_from_builder, random_tensor
+from rnnbook.grading.inputs import random_tensor
+from rnnbook.grading.judging import call_case, choice_case, question, question_from_builder
 from rnnbook.grading.model import Case, ExerciseSet
 from rnnbook.language_models import RecurrentLM, detach_state
 from rnnbook.markov import MarkovChain, batch_means_standard_error

@@ -20,7 +20,7 @@ results, and an infinite loop hangs it (there is no timeout without Docker, whic
 do not have). So the grading here is split in two processes:
 
 1. **The sandbox** (:mod:`rnnbook.grading.sandbox`), one plain ``python`` process per submission
-   (much faster than a Jupyter kernel), isolated by bubblewrap (:mod:`rnnbook.grading.isolation`):
+   (much faster than a Jupyter kernel), isolated by bubblewrap (:mod:`rnnbook.grading.sandbox.isolation`):
    its own user, mount, PID, network and IPC namespaces; a read-only view of the system, the
    Python environment and the library, in which the grading modules (tests, judges, reference
    answers) are replaced by stubs; a working folder of its own and a private ``/tmp`` and
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(args.timeout, args.cell_timeout, args.memory, isolate=not why_not)
     probe_sandbox(limits)
     if not args.quiet:
-        print(f"sandbox: {isolation.describe() if limits.isolate else 'none (--no-isolation)'}")
+        print(f"sandbox: {isolation.describe_isolation() if limits.isolate else 'none (--no-isolation)'}")
     start = time.perf_counter()
     with CsvWriter(output, exercise_set) as writer:  # each row is written as soon as it is graded
         results = grade_many(paths, exercise_set, cases, limits, args.jobs, on_result=writer.write)

@@ -1,5 +1,5 @@
 """Judging, in the grader's process only: comparisons with messages that say what was expected and
-what came back, the inputs of the tests, and the case builders the exercise sets share.
+what came back, the classic mistakes, and the case builders the exercise sets share.
 
 An exercise set (:mod:`rnnbook.grading.ch01` ...) is a list of :func:`question` s whose cases are
 mostly :func:`call_case` s ("call the learner's function on these inputs and compare the result
@@ -9,13 +9,13 @@ with this reference") and :func:`choice_case` s ("the answer is one of these str
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from rnnbook.grading.inputs import public_generator
 from rnnbook.grading.model import Case, Failure, Question, Request, Unsupported, Verdict
 
 __all__ = [
@@ -29,12 +29,6 @@ __all__ = [
     "compare_parts",
     "compare_tensors",
     "compare_output_states",
-    "PUBLIC_SEED",
-    "public_generator",
-    "random_tensor",
-    "random_layer",
-    "seeded_module",
-    "loaded_module",
     "Mistake",
     "diagnose",
     "judged_case",
@@ -66,7 +60,7 @@ def judge_case(case: Case, result) -> Verdict:
             False, f"not answered yet: `{case.request.name}` gave {'None' if result is None else '...'}"
         )
     if isinstance(result, Unsupported):
-        return Verdict(False, f"got {result.type_name} {result.text}, which the grader cannot read")
+        return Verdict(False, f"got {result.description}, which the grader cannot read")
     try:
         return case.judge(result)
     except Exception as error:  # noqa: BLE001 - a judge must never crash the grader
@@ -87,7 +81,7 @@ def describe_answer(value) -> str:
     if isinstance(value, tuple):
         return f"a tuple of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, Unsupported):
-        return f"{value.type_name} {value.text}"
+        return value.description
     if isinstance(value, Failure):
         return value.message
     return f"{type(value).__name__} {value!r}"[:200]
@@ -199,68 +193,6 @@ def compare_output_states(
     if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], tuple) and len(got[1]) == len(states):
         return compare_tensors((output, *states), (got[0], *got[1]), names, **tolerances)
     return Verdict(False, f"expected {form}, got {describe_answer(got)}")
-
-
-# --- inputs --------------------------------------------------------------------------------------
-
-PUBLIC_SEED = 0
-
-
-def public_generator() -> torch.Generator:
-    """The generator that draws the public cases' inputs: a fixed seed, so that the checks in the
-    exercise notebooks print the same thing every time."""
-    return torch.Generator().manual_seed(PUBLIC_SEED)
-
-
-def random_tensor(generator: torch.Generator, *shape: int, scale: float = 1.0) -> Tensor:
-    """A float64 tensor with entries uniform in [-scale, scale), drawn from ``generator``."""
-    return (torch.rand(*shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
-
-
-# The parameters of one layer (one direction) of PyTorch's recurrent modules and cells, in order.
-_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def random_layer(
-    generator: torch.Generator, gates: int, d: int, h: int, *, scale: float = 1.0
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Random ``(weight_ih, weight_hh, bias_ih, bias_hh)`` of a layer with ``gates`` gates (1 for a
-    tanh RNN, 3 for a GRU, 4 for an LSTM), input size ``d`` and hidden size ``h``."""
-    return (
-        random_tensor(generator, gates * h, d, scale=scale),
-        random_tensor(generator, gates * h, h, scale=scale),
-        random_tensor(generator, gates * h, scale=scale),
-        random_tensor(generator, gates * h, scale=scale),
-    )
-
-
-def _layer_state(layers, suffix: str = "") -> dict[str, Tensor]:
-    """The state dict of a recurrent module's ``layers``, one ``(weight_ih, weight_hh, bias_ih,
-    bias_hh)`` per layer; ``suffix="_reverse"`` names the backward direction's."""
-    return {
-        f"{name}_l{k}{suffix}": w for k, layer in enumerate(layers) for name, w in zip(_WEIGHT_NAMES, layer)
-    }
-
-
-def seeded_module(generator: torch.Generator, cls, *args, **kwargs):
-    """``cls(*args, dtype=torch.float64, **kwargs)`` initialized from a seed drawn from
-    ``generator``; the global random state is left as it was."""
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-    with torch.random.fork_rng(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
-        torch.manual_seed(seed)
-        return cls(*args, dtype=torch.float64, **kwargs)
-
-
-def loaded_module(cls, layers, *args, reverse=(), **kwargs):
-    """The recurrent module ``cls(*args, dtype=torch.float64, **kwargs)`` holding ``layers`` (and
-    ``reverse``, the backward direction's), one ``(weight_ih, weight_hh, bias_ih, bias_hh)`` per
-    layer, for reference runs: its parameters need no gradient, and the global random state is left
-    as it was."""
-    with torch.random.fork_rng():
-        module = cls(*args, dtype=torch.float64, **kwargs)
-    module.load_state_dict(_layer_state(layers) | _layer_state(reverse, "_reverse"))
-    return module.requires_grad_(False)
 
 
 # --- classic mistakes ----------------------------------------------------------------------------

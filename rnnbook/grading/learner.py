@@ -86,7 +86,7 @@ def to_plain(obj, depth: int = 0):
     """Convert an answer into plain data: None, Ellipsis, bool, int, float, str, CPU tensors
     (detached copies) and tuples of those. Anything else becomes :class:`Unsupported`."""
     if depth > MAX_DEPTH:
-        return Unsupported("nested", "nested deeper than the grader accepts")
+        return Unsupported("a value nested deeper than the grader accepts")
     if obj is None or obj is Ellipsis or type(obj) in (bool, int, float):
         return obj
     if type(obj) is str:
@@ -99,14 +99,14 @@ def to_plain(obj, depth: int = 0):
         obj = torch.from_numpy(np.array(obj))
     if isinstance(obj, Tensor):
         if obj.is_complex() or obj.numel() > MAX_ELEMENTS:
-            return Unsupported("Tensor", f"tensor of shape {tuple(obj.shape)} and dtype {obj.dtype}")
+            return Unsupported(f"a tensor of shape {tuple(obj.shape)} and dtype {obj.dtype}")
         return torch.Tensor(obj.detach()).to("cpu").clone()
     if isinstance(obj, (tuple, list)):
         if len(obj) > MAX_ITEMS:
-            return Unsupported(type(obj).__name__, f"{len(obj)} items (at most {MAX_ITEMS})")
+            return Unsupported(f"a {type(obj).__name__} of {len(obj)} items (at most {MAX_ITEMS})")
         return tuple(to_plain(item, depth + 1) for item in obj)
     text = repr(obj) if not isinstance(obj, type) else obj.__name__
-    return Unsupported(type(obj).__name__, text[:200])
+    return Unsupported(f"{type(obj).__name__} {text[:200]}")
 
 
 def _clone(value):

@@ -104,10 +104,10 @@ class Failure:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """An answer of a type the grader does not accept (shown by its type name and a short repr)."""
+    """An answer of a type the grader does not accept, described for the learner by its type and a
+    short repr: ``Unsupported("a tensor of shape (2, 3) and dtype torch.complex64")``."""
 
-    type_name: str
-    text: str
+    description: str
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,19 @@
 """The learner's side of grading: run a submission's code cells, then answer the grader's requests.
 
-Started by :mod:`rnnbook.grading.sandbox.run` as
-``python -I -B -m rnnbook.grading.sandbox.child WORKDIR``, one process
-per submission, in a fresh temporary folder, in its own namespaces (see :mod:`rnnbook.grading.isolation`),
-with a minimal environment. This process never sees a test, a reference answer, a comparison or a
-score: it reads ``job.json`` (the code cells, the limits, and the requests, whose inputs are in
-``reqN.json``/``.npy``) and writes plain data back (``ansN.json``/``.npy``, ``cells.json``,
-``done.json``) with :mod:`rnnbook.grading.sandbox.protocol`. Whatever the learner's code does here (patching
+Started by :mod:`rnnbook.grading.sandbox.run` as ``python -I -B -m rnnbook.grading.sandbox.child
+WORKDIR``, one process per submission, in a fresh temporary folder, in its own namespaces (see
+:mod:`rnnbook.grading.sandbox.isolation`), with a minimal environment. This process never sees a
+test, a reference answer, a comparison or a score: it reads ``job.json`` (the code cells, the
+limits, and the requests, whose inputs are in ``reqN.json``/``.npy``) and writes plain data back
+(``ansN.json``/``.npy``, ``cells.json``, ``done.json``) with
+:mod:`rnnbook.grading.sandbox.protocol`. Whatever the learner's code does here (patching
 ``torch.allclose``, rewriting files, faking answers, looping, exiting), the judging happens in the
 grader's process, which reads these files as untrusted data.
 
 Limits applied here, before any learner code runs: address space (``RLIMIT_AS``), CPU time
 (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core dumps, and a per-cell / per-request alarm.
 The grader starts this process in its own namespaces and, where it can, a cgroup that limits
-memory, processes and CPU of the whole submission (:mod:`rnnbook.grading.isolation`), and kills
+memory, processes and CPU of the whole submission (:mod:`rnnbook.grading.sandbox.isolation`), and kills
 all of it at a wall-clock limit.
 """
 

@@ -20,7 +20,7 @@ parent. What the sandbox sees:
 Limits for the submission as a whole (all its processes together) come from a cgroup (v1:
 memory, pids, cpu) when the grader may create one, as root usually can; otherwise each process
 gets ``RLIMIT_AS``/``RLIMIT_CPU`` and the wall-clock limit still kills the whole namespace.
-:func:`describe` says which applies; the grader prints it.
+:func:`describe_isolation` says which applies; the grader prints it.
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["available", "describe", "Cgroup", "sandbox_command", "stub_grading_folder"]
+__all__ = ["available", "describe_isolation", "Cgroup", "sandbox_command", "stub_grading_folder"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # What the sandbox may import from rnnbook/grading: the data model, the learner's side, the
-# comparisons and this package (no exercise set: those hold the tests and the references).
-SANDBOX_MODULES = ("model.py", "learner.py", "judging.py")
+# comparisons, the inputs' generators and this package (no exercise set: those hold the tests and
+# the references).
+SANDBOX_MODULES = ("model.py", "learner.py", "judging.py", "inputs.py")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32")
 SYSTEM_FILES = (
     "/etc/ld.so.cache",
@@ -169,7 +170,7 @@ def cgroups_usable() -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def describe() -> str:
+def describe_isolation() -> str:
     """One line: how submissions are isolated and limited here."""
     limits = (
         "a cgroup per submission (memory, processes, CPU)"

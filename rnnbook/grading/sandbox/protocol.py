@@ -86,8 +86,8 @@ def write_value(value, folder: Path, stem: str) -> None:
         if isinstance(v, Failure):
             return {"t": "failure", "v": v.message[:MAX_STRING]}
         if isinstance(v, Unsupported):
-            return {"t": "unsupported", "type": v.type_name[:100], "v": v.text[:MAX_STRING]}
-        return {"t": "unsupported", "type": type(v).__name__, "v": repr(v)[:200]}
+            return {"t": "unsupported", "v": v.description[:MAX_STRING]}
+        return {"t": "unsupported", "v": f"{type(v).__name__} {repr(v)[:200]}"}
 
     document = tree(value)
     for index, tensor in enumerate(tensors):
@@ -191,7 +191,7 @@ def read_value(folder: Path, stem: str, budget: Budget | None = None):
         if kind == "failure" and type(v) is str:
             return Failure(v[:MAX_STRING])
         if kind == "unsupported" and type(v) is str:
-            return Unsupported(str(node.get("type", "?"))[:100], v[:MAX_STRING])
+            return Unsupported(v[:MAX_STRING])
         raise CodecError(f"malformed answer node of type {kind!r}")
 
     return build(document, 0)
