@@ -1,6 +1,7 @@
 """rnnbook.timing with a fake clock: which calls are timed, and how durations are summarized and printed.
 No test depends on how fast this machine is."""
 
+import time
 import types
 
 import pytest
@@ -117,3 +118,16 @@ def test_timing_prints_median_min_max_and_count():
 )
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text
+
+
+def test_measure_with_the_thread_clock_leaves_out_waiting():
+    """Sleeping stands for waiting for a core: wall-clock time counts it, the thread's CPU time does
+    not (the real clocks, since the point is what they count)."""
+
+    def wait():
+        time.sleep(0.05)
+
+    wall = measure(wait, repeat=2, warmup=0)
+    cpu = measure(wait, repeat=2, warmup=0, clock=time.thread_time)
+    assert wall.min >= 0.05
+    assert cpu.max < 0.02
