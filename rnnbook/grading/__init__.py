@@ -6,7 +6,9 @@ One job per module:
   exercise sets, limits;
 * :mod:`~rnnbook.grading.learner`: what runs in the learner's process (the notebook, or the
   sandbox): turning answers into plain data, carrying out requests, the public ``check``;
-* :mod:`~rnnbook.grading.judging`: comparisons with messages and the common case builders;
+* :mod:`~rnnbook.grading.judging`: comparisons with messages, the classic mistakes and the common
+  case builders; :mod:`~rnnbook.grading.inputs`: the test cases' inputs (random tensors and layers,
+  modules holding given weights);
 * :mod:`~rnnbook.grading.ch01` ... ``ch08``: one exercise set each, a list of questions whose
   references come from the ``rnnbook`` library;
 * :mod:`~rnnbook.grading.sandbox`: the sandbox a submission runs in (both halves, the files
