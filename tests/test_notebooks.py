@@ -164,13 +164,12 @@ FOLDED_TAGS = {"hide-input", "remove-input", "remove-cell"}  # folded or left ou
 
 def long_cells(cells, max_lines=MAX_CELL_LINES):
     """``(index, lines)`` of the code cells a reader sees in full that are longer than ``max_lines``."""
-    return [
+    shown = [
         (index, _code(cell).count("\n") + 1)
         for index, cell in enumerate(cells)
-        if cell.get("cell_type") == "code"
-        and not FOLDED_TAGS & set(cell.get("metadata", {}).get("tags", []))
-        and _code(cell).count("\n") + 1 > max_lines
+        if cell.get("cell_type") == "code" and not FOLDED_TAGS & set(cell.get("metadata", {}).get("tags", []))
     ]
+    return [(index, lines) for index, lines in shown if lines > max_lines]
 
 
 def test_long_cell_detector():
